@@ -1,0 +1,56 @@
+"""Test set-up shared by every test module.
+
+The Hub cannot be reached from the machines that run the tests, so a local stand-in
+(`tests/hub_server.py`) is started here, before any test module imports `huggingface_hub`:
+that library reads `HF_ENDPOINT` and `HF_HOME` once, at import.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from hub_server import FakeHub
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+HUB_TOKEN = "hf_testTokenThatMustNeverBePrinted0123456789"
+
+_hub = FakeHub(valid_tokens={HUB_TOKEN})
+_hf_home = tempfile.mkdtemp(prefix="hf-home-")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ["HF_ENDPOINT"] = _hub.start()
+    os.environ["HF_HOME"] = _hf_home
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    os.environ.pop("HF_TOKEN", None)
+    os.environ.pop("HF_HUB_OFFLINE", None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _hub.stop()
+    shutil.rmtree(_hf_home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def hub() -> FakeHub:
+    return _hub
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The MNIST folder: $MNIST_DATA_DIR, else the read-only copy in ../shared/data."""
+    path = Path(os.environ.get("MNIST_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
+    if not (path / "MNIST" / "raw").is_dir():
+        pytest.fail(f"MNIST not found in {path}/MNIST/raw: set MNIST_DATA_DIR to a folder holding it")
+    return path
+
+
+@pytest.fixture(scope="session")
+def env_for_subprocess() -> dict[str, str]:
+    """The environment a `train.py` or `python -m mnist_model` child process should run in."""
+    return {**os.environ, "PYTHONPATH": str(REPO_ROOT)}

@@ -1,0 +1,43 @@
+"""The network itself: shapes, the Hub mixin's file format, strict loading."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mnist_model.model import ARCHITECTURES, DigitNet, UnknownArchitectureError, count_parameters
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_forward_gives_ten_logits_per_image(arch: str) -> None:
+    model = DigitNet(arch).eval()
+    with torch.no_grad():
+        logits = model(torch.rand(5, 1, 28, 28))
+    assert logits.shape == (5, 10)
+    assert torch.isfinite(logits).all()
+
+
+def test_compact_model_is_small_and_the_seed_is_the_tutorials() -> None:
+    assert count_parameters(DigitNet("compact")) < 1_500_000
+    # conv 1->32->64->64 (3x3, unpadded) + linear 64*22*22 -> 10
+    assert count_parameters(DigitNet("seed")) == (
+        (1 * 32 * 9 + 32) + (32 * 64 * 9 + 64) + (64 * 64 * 9 + 64) + (64 * 22 * 22 * 10 + 10)
+    )
+
+
+def test_unknown_architecture_is_a_clear_error() -> None:
+    with pytest.raises(UnknownArchitectureError, match="choose one of: compact, seed"):
+        DigitNet("resnet")
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_mixin_round_trip_gives_identical_outputs(arch: str, tmp_path) -> None:
+    torch.manual_seed(0)
+    model = DigitNet(arch).eval()
+    model.save_pretrained(tmp_path)
+    assert {"model.safetensors", "config.json"} <= {p.name for p in tmp_path.iterdir()}
+    loaded = DigitNet.from_pretrained(tmp_path, strict=True)
+    assert loaded.arch == arch and not loaded.training
+    images = torch.rand(8, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.equal(model(images), loaded(images))

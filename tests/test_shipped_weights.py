@@ -1,0 +1,25 @@
+"""The weights shipped in weights/ are the default model and reach 99.6% on the MNIST test set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mnist_model.data import load_mnist
+from mnist_model.loader import load_model
+from mnist_model.model import DEFAULT_ARCH
+from mnist_model.training import evaluate
+from mnist_model.weights import SHIPPED_WEIGHTS_DIR
+
+
+def test_shipped_weights_reach_99_6_percent_on_the_full_test_set(data_dir: Path) -> None:
+    loaded = load_model()  # the default source is the shipped folder
+    assert loaded.source == f"local folder {SHIPPED_WEIGHTS_DIR}"
+    assert loaded.model.arch == DEFAULT_ARCH
+    images, labels = load_mnist(data_dir, train=False)
+    assert len(images) == 10_000
+    measured = evaluate(loaded.model, images, labels).accuracy
+    assert measured >= 0.996, measured
+    # metrics.json was measured at the end of training, possibly on another device (GPU kernels
+    # may round differently): allow one image of difference, no more.
+    assert abs(measured - loaded.metrics["test_accuracy"]) <= 1 / 10_000, (measured, loaded.metrics)
+    assert loaded.metrics["test_images"] == 10_000
