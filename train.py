@@ -33,6 +33,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=defaults.seed, help="default: %(default)s")
     parser.add_argument("--device", help="cuda, mps or cpu (default: the best one available)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model before training")
+    parser.add_argument("--fp32", action="store_true",
+                        help="no bf16 autocast (default: on for CUDA GPUs and CPUs with native bf16)")
     parser.add_argument("--limit", type=int, metavar="N",
                         help="smoke run: use at most N training, validation and test images")
     parser.add_argument("--out", type=Path, default=SHIPPED_WEIGHTS_DIR,
@@ -52,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig(
         data_dir=args.data_dir, arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
         lr=args.lr, seed=args.seed, device=args.device, compile=args.compile, limit=args.limit,
+        bf16=False if args.fp32 else None,
     )
     try:
         result = train(config)

@@ -21,9 +21,9 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
-from mnist_model.data import default_data_dir
+from mnist_model.data import default_data_dir, load_mnist
 from mnist_model.model import DigitNet
-from mnist_model.training import TrainConfig, device_name, evaluate, load_mnist, pick_device, train
+from mnist_model.training import TrainConfig, device_name, evaluate, pick_device, train
 
 TUTORIAL_BATCH = 32
 TUTORIAL_EPOCHS = 10

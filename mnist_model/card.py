@@ -28,7 +28,7 @@ normalises it itself. Output: 10 logits.
 
 | | |
 | --- | --- |
-| test accuracy (MNIST test set, 10,000 images) | **{{ test_accuracy }}** |
+| test accuracy (MNIST test set, {{ test_images }} images) | **{{ test_accuracy }}** |
 | validation accuracy ({{ validation_images }} images carved out of the training set) | {{ validation_accuracy }} |
 | architecture | `{{ arch }}`, {{ parameters }} parameters |
 | training | {{ epochs }} epochs, {{ training_seconds }} s, {{ images_per_second }} images/s |
@@ -91,7 +91,7 @@ def write_model_card(folder: Path, metrics: dict, repo_id: str | None = None) ->
         **{
             key: metrics.get(key)
             for key in (
-                "validation_images", "arch", "parameters", "epochs", "training_seconds",
+                "test_images", "validation_images", "arch", "parameters", "epochs", "training_seconds",
                 "images_per_second", "device_name", "torch_version", "git_commit", "date",
             )
         },

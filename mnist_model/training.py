@@ -32,9 +32,9 @@ class TrainConfig:
 
     data_dir: Path = field(default_factory=default_data_dir)
     arch: str = DEFAULT_ARCH
-    epochs: int = 15
+    epochs: int = 20
     batch_size: int = 256
-    lr: float = 0.05
+    lr: float = 0.1
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
     seed: int = 0
