@@ -136,106 +136,111 @@ def git_commit() -> str | None:
     return commit + ("-dirty" if dirty else "")
 
 
+Split = tuple[torch.Tensor, torch.Tensor]  # (uint8 images [N, 28, 28], labels [N]) on the device
+
+
+def load_splits(config: TrainConfig, device: torch.device) -> dict[str, Split]:
+    """Training, validation and test sets as tensors on `device`, cut to `config.limit`."""
+    train_set, validation_set = split_train_validation(*load_mnist(config.data_dir, train=True))
+    splits = {"train": train_set, "validation": validation_set, "test": load_mnist(config.data_dir, train=False)}
+    return {
+        name: (images[: config.limit].to(device), labels[: config.limit].to(device))
+        for name, (images, labels) in splits.items()
+    }
+
+
+def train_epoch(
+    model: torch.nn.Module,
+    data: Split,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    generator: torch.Generator,
+    config: TrainConfig,
+    use_bf16: bool,
+    bar: tqdm,
+) -> tuple[float, float]:
+    """One pass over `data` in shuffled, augmented batches; returns (mean loss, seconds)."""
+    images_all, labels_all = data
+    device = images_all.device
+    model.train()
+    order = torch.randperm(len(images_all), device=device, generator=generator)
+    loss_sum = torch.zeros((), device=device)
+    _synchronize(device)
+    started = time.perf_counter()
+    for step in range(bar.total):
+        index = order[step * config.batch_size : (step + 1) * config.batch_size]
+        images = random_affine(to_float_images(images_all[index]), generator=generator)
+        images = images.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            loss = F.cross_entropy(model(images), labels_all[index], label_smoothing=config.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        loss_sum += loss.detach()
+        bar.update()
+        if step % 20 == 0 and not bar.disable:  # .item() waits for the device: not every step
+            rate = (step + 1) * config.batch_size / (time.perf_counter() - started)
+            bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{rate:.0f}")
+    _synchronize(device)
+    return loss_sum.item() / bar.total, time.perf_counter() - started
+
+
+def _synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so that timings measure the work and not its queueing."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     """Train a `DigitNet` as `config` says and measure it; returns the model on the CPU."""
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
     generator = torch.Generator(device=device).manual_seed(config.seed)
+    splits = load_splits(config, device)
+    train_count = len(splits["train"][0])
 
-    train_images, train_labels = load_mnist(config.data_dir, train=True)
-    test_images, test_labels = load_mnist(config.data_dir, train=False)
-    (train_images, train_labels), (val_images, val_labels) = split_train_validation(
-        train_images, train_labels
-    )
-    if config.limit is not None:
-        train_images, train_labels = train_images[: config.limit], train_labels[: config.limit]
-        val_images, val_labels = val_images[: config.limit], val_labels[: config.limit]
-        test_images, test_labels = test_images[: config.limit], test_labels[: config.limit]
-    train_images, train_labels = train_images.to(device), train_labels.to(device)
-    val_images, test_images = val_images.to(device), test_images.to(device)
-
-    model = DigitNet(config.arch).to(device)
-    use_cuda = device.type == "cuda"
-    use_bf16 = bf16_helps(device) if config.bf16 is None else config.bf16
     # channels_last speeds up convolutions with cuDNN and with oneDNN on the CPU alike (measured).
-    model = model.to(memory_format=torch.channels_last)
+    model = DigitNet(config.arch).to(device, memory_format=torch.channels_last)
     step_model = torch.compile(model) if config.compile else model
-
-    steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
+    use_bf16 = bf16_helps(device) if config.bf16 is None else config.bf16
+    steps_per_epoch = math.ceil(train_count / config.batch_size)
     optimizer = torch.optim.SGD(
         model.parameters(), lr=config.lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay
     )
     schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, epochs=max(config.epochs, 1), steps_per_epoch=steps_per_epoch
+        optimizer, max_lr=config.lr, epochs=config.epochs, steps_per_epoch=steps_per_epoch
     )
 
     history = []
-    train_seconds = 0.0
-    images_seen = 0
     for epoch in range(1, config.epochs + 1):
-        model.train()
-        order = torch.randperm(len(train_images), device=device, generator=generator)
-        bar = tqdm(
-            range(steps_per_epoch), desc=f"epoch {epoch}/{config.epochs}", disable=not progress,
-            unit="batch", leave=False,
-        )
-        loss_sum = torch.zeros((), device=device)
-        if use_cuda:
-            torch.cuda.synchronize()
-        started = time.perf_counter()
-        for step in bar:
-            index = order[step * config.batch_size : (step + 1) * config.batch_size]
-            images = random_affine(to_float_images(train_images[index]), generator=generator)
-            images = images.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                loss = F.cross_entropy(
-                    step_model(images), train_labels[index], label_smoothing=config.label_smoothing
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            loss_sum += loss.detach()
-            if progress and step % 20 == 0:
-                seconds = time.perf_counter() - started
-                bar.set_postfix(
-                    loss=f"{loss.item():.3f}", img_s=f"{(step + 1) * config.batch_size / seconds:.0f}"
-                )
-        if use_cuda:
-            torch.cuda.synchronize()
-        seconds = time.perf_counter() - started
-        train_seconds += seconds
-        images_seen += len(train_images)
-        validation = evaluate(model, val_images, val_labels)
-        history.append(
-            {
-                "epoch": epoch,
-                "train_loss": round(loss_sum.item() / steps_per_epoch, 4),
-                "validation_accuracy": validation.accuracy,
-                "seconds": round(seconds, 2),
-            }
-        )
-        if progress:
-            tqdm.write(
-                f"epoch {epoch}/{config.epochs}  loss {history[-1]['train_loss']:.4f}  "
-                f"validation {validation.accuracy:.2%}  {len(train_images) / seconds:.0f} img/s"
+        description = f"epoch {epoch}/{config.epochs}"
+        with tqdm(total=steps_per_epoch, desc=description, unit="batch", leave=False, disable=not progress) as bar:
+            loss, seconds = train_epoch(
+                step_model, splits["train"], optimizer, schedule, generator, config, use_bf16, bar
             )
+        validation = evaluate(model, *splits["validation"])
+        history.append({"epoch": epoch, "train_loss": round(loss, 4),
+                        "validation_accuracy": validation.accuracy, "seconds": round(seconds, 2)})
+        if progress:
+            tqdm.write(f"{description}  loss {loss:.4f}  validation {validation.accuracy:.2%}  "
+                       f"{train_count / seconds:.0f} img/s")
 
-    validation = evaluate(model, val_images, val_labels)
-    test = evaluate(model, test_images, test_labels)
+    test = evaluate(model, *splits["test"])
+    train_seconds = sum(epoch["seconds"] for epoch in history)
     metrics = {
         "arch": config.arch,
         "parameters": count_parameters(model),
         "test_accuracy": test.accuracy,
-        "validation_accuracy": validation.accuracy,
+        "validation_accuracy": history[-1]["validation_accuracy"],
         "per_class_test_accuracy": {str(digit): acc for digit, acc in enumerate(test.per_class)},
         "test_confusion_matrix": test.confusion,
         "epochs": config.epochs,
         "training_seconds": round(train_seconds, 2),
-        "images_per_second": round(images_seen / train_seconds, 1) if train_seconds else None,
-        "train_images": len(train_images),
-        "validation_images": len(val_images),
-        "test_images": len(test_images),
+        "images_per_second": round(train_count * config.epochs / train_seconds, 1),
+        "train_images": train_count,
+        "validation_images": len(splits["validation"][0]),
+        "test_images": len(splits["test"][0]),
         "bf16_autocast": use_bf16,
         "device": device.type,
         "device_name": device_name(device),
