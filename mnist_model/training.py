@@ -91,8 +91,19 @@ def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     if device.type == "cpu":
-        return f"CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+        return f"CPU: {_cpu_model()}, {torch.get_num_threads()} threads"
     return device.type
+
+
+def _cpu_model() -> str:
+    """The processor's marketing name where Linux tells it, else the architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def to_float_images(images: torch.Tensor) -> torch.Tensor:
@@ -194,6 +205,7 @@ def _synchronize(device: torch.device) -> None:
 
 def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     """Train a `DigitNet` as `config` says and measure it; returns the model on the CPU."""
+    commit = git_commit()  # now: the code may change on disk while a long run goes on
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
     generator = torch.Generator(device=device).manual_seed(config.seed)
@@ -246,7 +258,7 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
         "device_name": device_name(device),
         "torch_version": torch.__version__,
         "torchvision_version": torchvision.__version__,
-        "git_commit": git_commit(),
+        "git_commit": commit,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
         "history": history,

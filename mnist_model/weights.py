@@ -55,13 +55,21 @@ def save_model_folder(
         model.save_pretrained(staging)
         (staging / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
         for path in staging.iterdir():
+            path.chmod(0o644 & ~_umask())  # as a plain write would leave them (mkstemp-style 0600 otherwise)
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
+        staging.chmod(0o755 & ~_umask())
         _swap_into_place(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return folder
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _swap_into_place(staging: Path, folder: Path) -> None:
