@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,3 +59,36 @@ def data_dir() -> Path:
 def env_for_subprocess() -> dict[str, str]:
     """The environment a `train.py` or `python -m mnist_model` child process should run in."""
     return {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url(env_for_subprocess: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`python app.py` on a free port, with the shipped weights; stopped at the end of the session."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("app") / "app.log"
+    process = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port)], cwd=REPO_ROOT, env=env_for_subprocess,
+        stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"app.py exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("app.py did not start listening within 120 s")
+    yield url
+    process.terminate()
+    process.wait(timeout=30)

@@ -6,7 +6,6 @@ The Hub here is `tests/hub_server.py`, started by conftest.py on 127.0.0.1 befor
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import textwrap
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import HUB_TOKEN, REPO_ROOT
+from conftest import HUB_TOKEN, REPO_ROOT, free_port
 from huggingface_hub import HfApi
 from test_weights import metrics_for
 
@@ -94,12 +93,6 @@ def test_push_to_a_private_branch(pushed: Path, hub, env_for_subprocess) -> None
         load_model("alice/private-digits@experiment")  # private, and this process has no token
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.parametrize("how", ["unreachable", "HF_HUB_OFFLINE"])
 def test_falls_back_to_local_weights_quickly_when_the_hub_is_out_of_reach(
     how: str, pushed: Path, tmp_path: Path, env_for_subprocess
@@ -115,7 +108,7 @@ def test_falls_back_to_local_weights_quickly_when_the_hub_is_out_of_reach(
     """)
     extra = {"HF_HOME": str(tmp_path / "empty-cache")}
     if how == "unreachable":
-        extra["HF_ENDPOINT"] = f"http://127.0.0.1:{_closed_port()}"
+        extra["HF_ENDPOINT"] = f"http://127.0.0.1:{free_port()}"
     else:
         extra["HF_HUB_OFFLINE"] = "1"
     result = run(["-c", script], env_for_subprocess, **extra)
