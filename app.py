@@ -14,14 +14,17 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from pathlib import Path
 
 import gradio as gr
 import torch
 
+from mnist_model.hub import HubError
 from mnist_model.loader import load_model
 from mnist_model.predict import Classifier
 from mnist_model.preprocess import ImageError
+from mnist_model.weights import WeightsError
 
 MODEL_ENV = "MNIST_MODEL"
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
@@ -98,9 +101,9 @@ def build_demo(classifier: Classifier, source: str, metrics: dict | None) -> gr.
                 # rendered does not pass its value on to the event that copies it to `label`.
                 probabilities = gr.Label(visible="hidden")
                 preview = gr.Image(label="What the model sees (28x28)", interactive=False, height=220)
-        examples = sorted(str(path) for path in EXAMPLES_DIR.glob("*.png"))
+        examples = sorted(str(path) for path in EXAMPLES_DIR.iterdir() if path.suffix in (".png", ".jpg"))
         if examples:
-            gr.Examples(examples=examples, inputs=upload, label="Sample digits (from the MNIST test set)")
+            gr.Examples(examples=examples, inputs=upload, label="Sample digits: MNIST test digits redrawn as users send them")
         gr.Markdown(f"Model: `{source}` · MNIST test accuracy {accuracy}")
 
         outputs = [probabilities, preview]
@@ -133,7 +136,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(1)
-    loaded = load_model(args.model)
+    try:
+        loaded = load_model(args.model)
+    except (HubError, WeightsError) as error:
+        sys.exit(f"error: {error}")
     demo = build_demo(Classifier(loaded.model), loaded.source, loaded.metrics)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE)
 
