@@ -1,0 +1,45 @@
+"""`python -m mnist_model predict`: the tutorial's last step, through the app's preprocessing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO_ROOT
+from PIL import Image
+
+EXAMPLES = REPO_ROOT / "examples"
+
+
+def predict(*paths: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mnist_model", "predict", *map(str, paths)],
+        capture_output=True, text=True, timeout=120, cwd=REPO_ROOT, env=env,
+    )
+
+
+def test_predict_prints_the_top_class_blank_or_the_error_for_each_file(
+    tmp_path: Path, env_for_subprocess: dict[str, str]
+) -> None:
+    samples = sorted(p for p in EXAMPLES.iterdir() if p.suffix in (".png", ".jpg"))
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (400, 300), "white").save(blank)
+    broken = tmp_path / "broken.png"
+    broken.write_text("not an image")
+    result = predict(*samples, blank, broken, env=env_for_subprocess)
+    assert result.returncode == 1  # one file could not be read
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(samples) + 2
+    for sample, line in zip(samples, lines):
+        digit = sample.stem.rsplit("_", 1)[1]  # the sample's file name ends in its digit
+        assert line.startswith(f"{sample}: {digit} ("), line
+    assert lines[-2] == f"{blank}: blank"
+    assert lines[-1].startswith(f"{broken}: error: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_predict_all_good_files_exits_zero(env_for_subprocess: dict[str, str]) -> None:
+    result = predict(EXAMPLES / "sketch_composite_7.png", env=env_for_subprocess)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{EXAMPLES / 'sketch_composite_7.png'}: 7 (")
