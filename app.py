@@ -72,7 +72,8 @@ def build_demo(classifier: Classifier, source: str, metrics: dict | None) -> gr.
         return drawn if drawn[0] != BLANK_MESSAGE or image is None else classify(image)
 
     accuracy = f"{metrics['test_accuracy']:.2%}" if metrics and "test_accuracy" in metrics else "unknown"
-    with gr.Blocks(title="MNIST digit classifier") as demo:
+    # Uploads and previews are cached as files; drop those older than an hour, every hour.
+    with gr.Blocks(title="MNIST digit classifier", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(
             "# Handwritten digit classifier\n"
             "Draw a digit or upload a photo of one. The image is prepared the way MNIST was made "

@@ -17,7 +17,8 @@ network cannot undo by itself, and each is handled here, once, for the app, the 
   fully as a black one;
 - the digit: Otsu on the background-free image separates ink from noise; small marks far from
   the main mass are dropped so they cannot stretch the bounding box; a digit that is small in
-  a large picture is re-read from a crop at higher resolution;
+  a large picture is re-read from a crop at higher resolution, keeping every piece the first
+  look found;
 - the strokes: thin lines on a big canvas would fade to nothing when shrunk 20-fold, so they
   are first widened to MNIST's stroke width (and marker strokes thinned to its widest); the
   ink is then scaled to full strength.
@@ -280,12 +281,38 @@ def to_mnist(image: Image.Image) -> Preprocessed:
         return _blank()
     long_side = max(ink.bbox[1] - ink.bbox[0], ink.bbox[3] - ink.bbox[2])
     if scale > 1 and long_side < REFINE_BELOW:
-        crop = image.crop(_around(ink.bbox, scale, image.size))
-        ink = _find_ink(_flatten(_shrink(crop)[0], matte)[0]) or ink
+        ink = _refine(image, ink, scale, matte)
     canvas = _to_canvas(ink)
     tensor = torch.from_numpy(canvas).unsqueeze(0)
     preview = Image.fromarray((canvas * 255).round().astype(np.uint8))
     return Preprocessed(tensor, preview)
+
+
+def _refine(image: Image.Image, ink: _Ink, scale: float, matte: np.ndarray | None) -> _Ink:
+    """The digit re-read from a crop of the source at a higher resolution than the first pass.
+
+    The first pass saw the whole picture and decided which pieces make up the digit; this pass
+    only sharpens them. It keeps every piece within the first pass's box (at a finer resolution
+    the gap to a detached stroke may outgrow the reach that joined it), and its result is used
+    only if it still covers that box, so ink the first pass kept is never lost.
+    """
+    left, top, right, bottom = _around(ink.bbox, scale, image.size)
+    work, factor = _shrink(image.crop((left, top, right, bottom)))
+    y0, y1, x0, x1 = ink.bbox
+    # the first pass's box in the crop's working pixels
+    box = ((y0 * scale - top) / factor, (y1 * scale - top) / factor,
+           (x0 * scale - left) / factor, (x1 * scale - left) / factor)  # fmt: skip
+    within = (math.floor(box[0]), math.ceil(box[1]), math.floor(box[2]), math.ceil(box[3]))
+    refined = _find_ink(_flatten(work, matte)[0], within)
+    if refined is None:
+        return ink
+    # the first pass's box carries up to 2 of its pixels of rim (`_dilate(kept, 2)` in
+    # `_find_ink`) that a sharper pass need not repeat, and 1 more for rounding
+    slack = 3 * scale / factor
+    r0, r1, c0, c1 = refined.bbox
+    covers = (r0 <= box[0] + slack and r1 >= box[1] - slack
+              and c0 <= box[2] + slack and c1 >= box[3] - slack)  # fmt: skip
+    return refined if covers else ink
 
 
 def _blank() -> Preprocessed:
@@ -346,8 +373,14 @@ class _Ink:
     bbox: tuple[int, int, int, int]  # y0, y1, x0, x1 (end-exclusive) of `soft > 0`
 
 
-def _find_ink(plane: np.ndarray) -> _Ink | None:
-    """Separate the ink from the paper; None when there is no ink to speak of."""
+def _find_ink(
+    plane: np.ndarray, within: tuple[int, int, int, int] | None = None
+) -> _Ink | None:
+    """Separate the ink from the paper; None when there is no ink to speak of.
+
+    `within` (y0, y1, x0, x1, end-exclusive) is where the digit is already known to be: every
+    piece of ink reaching into it is part of the digit (see `_main_pieces`).
+    """
     background, noise = _fit_background(plane)
     departure = plane - background
     lighter, darker = departure.max(axis=2), (-departure).max(axis=2)
@@ -365,7 +398,7 @@ def _find_ink(plane: np.ndarray) -> _Ink | None:
     level = float(np.quantile(strength[strong], 0.9))  # full strength, as in MNIST's strokes
     soft = np.clip((strength - floor) / (level - floor), 0, 1)
     # hysteresis: pieces are traced through fainter ink, but must hold some confident ink
-    kept = _main_pieces(strength > max(threshold / 2, 2 * floor), strong, soft)
+    kept = _main_pieces(strength > max(threshold / 2, 2 * floor), strong, soft, within)
     if not kept.any():
         return None
     soft *= _dilate(kept, 2)  # keep the anti-aliased rim of the kept strokes, nothing else
@@ -385,6 +418,8 @@ def _fit_background(plane: np.ndarray) -> tuple[np.ndarray, float]:
     gradient or a vignette is followed. Two first guesses are tried, the median border block
     and the median of all blocks (a photo may show the table around the sheet), and the fit
     that more blocks agree with wins. The noise is the spread of pixels within paper blocks.
+    Where neither guess is near any block (half the blocks ink, half paper, so that both medians
+    fall between the two), the paper is the border's median and the noise is read from all blocks.
     """
     height, width, channels = plane.shape
     border = _border(plane, max(1, min(height, width) // 25))
@@ -408,6 +443,8 @@ def _fit_background(plane: np.ndarray) -> tuple[np.ndarray, float]:
         (_robust_fit(terms, values, start) for start in (values[edge], values)),
         key=lambda fit: int(fit[0].sum()),
     )
+    if not inliers.any():
+        inliers = np.ones(len(values), bool)
     surface = _evaluate_surface(
         coef,
         ((np.arange(width) + 0.5) / width * 2 - 1).astype(np.float32),
@@ -421,7 +458,8 @@ def _robust_fit(
     terms: np.ndarray, values: np.ndarray, start: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Blocks agreeing with the surface (a mask) and its coefficients, refined from the
-    constant median of `start`."""
+    constant median of `start`. No block agrees when that median lies between groups of
+    blocks (ink and paper) farther apart than ink from paper: the mask is then empty."""
     used, coef = terms[:, :1], np.median(start, axis=0, keepdims=True)
     inliers = np.ones(len(values), bool)
     for _ in range(4):
@@ -430,6 +468,8 @@ def _robust_fit(
         # agreeing: within 3 spreads, but never as far off as ink or a table edge would be;
         # a steep gradient is then taken in over the rounds as the surface bends to it
         inliers = residual <= min(max(3 * spread, 0.03), 0.15)
+        if not inliers.any():
+            break
         used = terms[:, : min(terms.shape[1], int(inliers.sum()))]
         coef = np.linalg.lstsq(used[inliers], values[inliers], rcond=None)[0]
     return inliers, coef
@@ -486,13 +526,19 @@ def _otsu(values: np.ndarray, peak: float, bins: int = 128) -> float:
     return float((np.nanargmax(between) + 1) * (peak / bins)) if np.isfinite(between).any() else 0.0
 
 
-def _main_pieces(weak: np.ndarray, strong: np.ndarray, soft: np.ndarray) -> np.ndarray:
+def _main_pieces(
+    weak: np.ndarray,
+    strong: np.ndarray,
+    soft: np.ndarray,
+    within: tuple[int, int, int, int] | None = None,
+) -> np.ndarray:
     """Mask of the ink pieces that make up the digit, found on a grid of at most CELLS a side.
 
     Pieces are connected parts of `weak` holding some `strong` ink. The heaviest is kept, then
     any piece close to what is kept, where "close" grows with the piece's weight: a speck must
     almost touch the digit, a piece half as heavy as the main one may lie a good way off (the
-    detached bar of a 5, a 4 drawn in two strokes).
+    detached bar of a 5, a 4 drawn in two strokes). With `within` (a pixel box, end-exclusive),
+    the start is instead every such piece reaching into that box, the main one if none does.
     """
     height, width = weak.shape
     cell = max(1, math.ceil(max(height, width) / CELLS))
@@ -524,14 +570,17 @@ def _main_pieces(weak: np.ndarray, strong: np.ndarray, soft: np.ndarray) -> np.n
     if weight[main] <= 0:
         return np.zeros_like(weak)
     kept = np.zeros(count, bool)
-    kept[main] = True
-    box = boxes[main].copy()
+    if within is not None:
+        y0, y1, x0, x1 = within
+        seed = np.array([y0 // cell, (y1 - 1) // cell, x0 // cell, (x1 - 1) // cell])
+        kept = (weight > 0) & (_gaps(seed, boxes) < 0)
+    if not kept.any():
+        kept[main] = True
+    box = np.array([boxes[kept, 0].min(), boxes[kept, 1].max(),
+                    boxes[kept, 2].min(), boxes[kept, 3].max()])  # fmt: skip
     reach = np.where(weight > 0, 0.08 + 0.4 * np.minimum(weight / weight[main], 1), -np.inf)
     while True:
-        gap = np.maximum.reduce(
-            [box[0] - boxes[:, 1], boxes[:, 0] - box[1], box[2] - boxes[:, 3], boxes[:, 2] - box[3]]
-        ) - 1
-        join = ~kept & (gap <= reach * (max(box[1] - box[0], box[3] - box[2]) + 1))
+        join = ~kept & (_gaps(box, boxes) <= reach * (max(box[1] - box[0], box[3] - box[2]) + 1))
         if not join.any():
             break
         kept |= join
@@ -541,6 +590,13 @@ def _main_pieces(weak: np.ndarray, strong: np.ndarray, soft: np.ndarray) -> np.n
     keep_cells[inked] = kept[piece]
     grid = np.repeat(np.repeat(keep_cells.reshape(gh, gw), cell, axis=0), cell, axis=1)
     return weak & grid[:height, :width]
+
+
+def _gaps(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Empty cells between an inclusive grid box and each of `boxes` (negative: they overlap)."""
+    return np.maximum.reduce(
+        [box[0] - boxes[:, 1], boxes[:, 0] - box[1], box[2] - boxes[:, 3], boxes[:, 2] - box[3]]
+    ) - 1
 
 
 def _label(mask: np.ndarray) -> tuple[np.ndarray, int]:
