@@ -156,7 +156,7 @@ def test_push_without_a_token_is_one_clear_line(pushed: Path, tmp_path: Path, en
 
 
 def test_a_refused_push_is_one_line_without_the_token(pushed: Path, env_for_subprocess) -> None:
-    wrong = "hf_wrongTokenThatMustNotBeEchoed987654321"
+    wrong = "hf_wrong-token-that-must-not-be-echoed"
     result = run(["-m", "mnist_model", "push", str(pushed), "--repo-id", "alice/refused"],
                  env_for_subprocess, HF_TOKEN=wrong)
     assert result.returncode == 1
