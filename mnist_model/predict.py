@@ -1,4 +1,4 @@
-"""From an image to class probabilities: preprocessing and the model, batched.
+"""From an image to class probabilities: preprocessing and the model.
 
 Used by the app (both endpoints), by `python -m mnist_model predict` and by the benchmarks, so
 every caller classifies exactly the same way. A blank input gives no probabilities at all: a
@@ -7,7 +7,6 @@ demo that "recognises" an empty canvas as an 8 teaches people to distrust it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -39,20 +38,12 @@ class Classifier:
     def __init__(self, model: torch.nn.Module) -> None:
         self.model = model.eval()
 
-    def predict(self, source: ImageSource | None) -> Prediction:
-        return self.predict_many([source])[0]
-
     @torch.inference_mode()
-    def predict_many(self, sources: Sequence[ImageSource | None]) -> list[Prediction]:
-        """Classify several inputs with one forward pass over those that are not blank."""
-        inputs = [preprocess(source) for source in sources]
-        drawn = [item.tensor for item in inputs if item.tensor is not None]
-        probabilities = iter(torch.softmax(self.model(torch.stack(drawn)), dim=1).tolist() if drawn else [])
-        return [
-            Prediction(
-                confidences=None if item.tensor is None
-                else {str(digit): p for digit, p in enumerate(next(probabilities))},
-                preview=item.preview.resize((PREVIEW_SIZE, PREVIEW_SIZE), Image.Resampling.NEAREST),
-            )
-            for item in inputs
-        ]
+    def predict(self, source: ImageSource | None) -> Prediction:
+        """Preprocess one input and classify it; a blank input gets no probabilities."""
+        item = preprocess(source)
+        preview = item.preview.resize((PREVIEW_SIZE, PREVIEW_SIZE), Image.Resampling.NEAREST)
+        if item.tensor is None:
+            return Prediction(confidences=None, preview=preview)
+        probabilities = torch.softmax(self.model(item.tensor[None]), dim=1)[0].tolist()
+        return Prediction({str(digit): p for digit, p in enumerate(probabilities)}, preview)
