@@ -15,10 +15,15 @@ import argparse
 import logging
 import os
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 import torch
+from gradio import route_utils
+from gradio.components.image_editor import EditorData
+from pydantic import ValidationError
 
 from mnist_model.hub import HubError
 from mnist_model.loader import load_model
@@ -27,9 +32,21 @@ from mnist_model.preprocess import ImageError
 from mnist_model.weights import WeightsError
 
 MODEL_ENV = "MNIST_MODEL"
+MAX_QUEUE_ENV = "MNIST_MAX_QUEUE"
+# Requests allowed to wait for a worker. One more is refused at once with "Queue is full! Please
+# try again." rather than left waiting: 64 is ~3 s of work on 2 cores (README, app latency).
+MAX_QUEUE = 64
+# Uploads and previews are cached as files, a new one per stroke and per upload. Each is needed
+# for seconds (the browser fetches the preview right after the answer), so they are swept every
+# minute and deleted after five: a busy public demo keeps a few minutes' traffic on disk, not a day's.
+CACHE_SWEEP_S, CACHE_MAX_AGE_S = 60, 300
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 BLANK_MESSAGE = "Draw a digit (or upload a picture of one) to see a prediction"
 MAX_FILE_SIZE = "10mb"
+SKETCH_VALUE_HELP = (
+    "A Sketchpad value is a dict with 'background' and 'composite' (image files or None) and "
+    "'layers' (a list of image files)."
+)
 
 
 class ImageFile(gr.Image):
@@ -48,7 +65,56 @@ class ImageFile(gr.Image):
         return super().preprocess(payload)
 
 
-def build_demo(classifier: Classifier, source: str, metrics: dict | None) -> gr.Blocks:
+class SketchData(EditorData):
+    """`EditorData` whose malformed values, from API callers, fail with one clear sentence.
+
+    Gradio validates the value before any function runs: a pydantic `ValidationError` there
+    reaches the caller as an opaque "the app raised an exception", and a dict with none of the
+    Sketchpad's keys passes as an empty sketch, so a wrongly built call looks like a blank canvas.
+    """
+
+    @classmethod
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> SketchData:
+        # the browser sends only an "id" for a drawing it has uploaded as blobs
+        if not isinstance(obj, dict) or not {"background", "layers", "composite", "id"} & obj.keys():
+            raise gr.Error(SKETCH_VALUE_HELP, print_exception=False)
+        try:
+            return super().model_validate(obj, *args, **kwargs)
+        except ValidationError as error:
+            field = ".".join(map(str, error.errors()[0]["loc"]))
+            message = f"The Sketchpad value's '{field}' is not valid. {SKETCH_VALUE_HELP}"
+            raise gr.Error(message, print_exception=False) from None
+
+
+class SketchFiles(gr.Sketchpad):
+    """`gr.Sketchpad` that checks the value (`SketchData`) and hands its files on undecoded.
+
+    `gr.Sketchpad` opens every part of the value with PIL before the function runs, so a broken
+    file fails there with an opaque error, and a decompression bomb is decoded before
+    `mnist_model.preprocess` can refuse it. Passing paths (or the browser's PNG bytes) on gives
+    drawings the same checks and the same clear errors as uploads.
+    """
+
+    data_model = SketchData
+
+    def get_block_name(self) -> str:
+        return "imageeditor"  # the frontend component that draws gr.Sketchpad
+
+    def preprocess(self, payload: EditorData | None) -> dict | None:
+        if payload is None:
+            return None
+        blobs = self.blob_storage.pop(payload.id, None) if payload.id else None
+        if blobs is not None:
+            layers = [layer for layer in blobs.layers if layer is not None]
+            return {"background": blobs.background, "layers": layers, "composite": blobs.composite}
+        return {
+            "background": payload.background.path if payload.background else None,
+            "layers": [layer.path for layer in payload.layers],
+            "composite": payload.composite.path if payload.composite else None,
+        }
+
+
+def build_demo(classifier: Classifier, source: str, metrics: dict | None, max_queue: int = MAX_QUEUE) -> gr.Blocks:
     """The interface: a sketchpad and an upload, the top classes, and what the model sees."""
 
     def classify(image) -> tuple[dict[str, float] | str, object]:
@@ -72,8 +138,8 @@ def build_demo(classifier: Classifier, source: str, metrics: dict | None) -> gr.
         return drawn if drawn[0] != BLANK_MESSAGE or image is None else classify(image)
 
     accuracy = f"{metrics['test_accuracy']:.2%}" if metrics and "test_accuracy" in metrics else "unknown"
-    # Uploads and previews are cached as files; drop those older than an hour, every hour.
-    with gr.Blocks(title="MNIST digit classifier", delete_cache=(3600, 3600)) as demo:
+    route_utils.delete_files_created_by_app = delete_old_cache_files  # what delete_cache runs
+    with gr.Blocks(title="MNIST digit classifier", delete_cache=(CACHE_SWEEP_S, CACHE_MAX_AGE_S)) as demo:
         gr.Markdown(
             "# Handwritten digit classifier\n"
             "Draw a digit or upload a photo of one. The image is prepared the way MNIST was made "
@@ -84,8 +150,8 @@ def build_demo(classifier: Classifier, source: str, metrics: dict | None) -> gr.
             with gr.Column():
                 with gr.Tabs():
                     with gr.Tab("Draw"):
-                        sketch = gr.Sketchpad(
-                            label="Draw a digit", type="numpy", image_mode="RGBA", format="png",
+                        sketch = SketchFiles(
+                            label="Draw a digit", type="filepath", image_mode="RGBA", format="png",
                             layers=False, canvas_size=(800, 800),
                         )
                     with gr.Tab("Upload"):
@@ -119,8 +185,34 @@ def build_demo(classifier: Classifier, source: str, metrics: dict | None) -> gr.
         clear.click(lambda: (None, None, BLANK_MESSAGE, None, None), None,
                     [sketch, upload, label, probabilities, preview], api_visibility="private")
     # One inference thread per core: a forward pass of this model is too small to split.
-    demo.queue(default_concurrency_limit=os.cpu_count() or 1, max_size=64)
+    demo.queue(default_concurrency_limit=os.cpu_count() or 1, max_size=max_queue)
     return demo
+
+
+def delete_old_cache_files(blocks: gr.Blocks, age: int | None) -> None:
+    """Gradio's cache sweep (`route_utils.delete_files_created_by_app`), over copies of its sets.
+
+    Gradio 6.31 iterates over the live sets of cached files while requests add to them, so under
+    traffic its sweep soon dies of "Set changed size during iteration" and never runs again: files,
+    and the sets' entries in memory, then pile up for good (`python -m benchmarks.load soak`).
+    Each file lives in a folder named by its hash, which Gradio leaves behind, a disk block per
+    request: the folder goes too once empty (a request that caches the very same bytes there in
+    that microsecond fails: a far smaller risk than a disk that fills up).
+    """
+    keep = set().union(*(getattr(block, "keep_in_cache", ()) for block in blocks.blocks.values()))
+    for files in blocks.temp_file_sets:
+        gone = set()
+        for path in files.copy():  # one C call under the GIL: requests add to `files` meanwhile
+            try:
+                if path not in keep and (age is None or time.time() - os.lstat(path).st_ctime > age):
+                    os.remove(path)
+                    gone.add(path)
+                    os.rmdir(os.path.dirname(path))
+            except FileNotFoundError:
+                gone.add(path)
+            except OSError:  # a folder that holds another file
+                pass
+        files -= gone
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -130,6 +222,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     parser.add_argument("--share", action="store_true", help="also serve through a public gradio.live link")
+    parser.add_argument("--max-queue", type=int, default=int(os.environ.get(MAX_QUEUE_ENV, MAX_QUEUE)),
+                        help=f"requests that may wait; more are refused at once (default: ${MAX_QUEUE_ENV} or {MAX_QUEUE})")
     return parser.parse_args(argv)
 
 
@@ -141,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
         loaded = load_model(args.model)
     except (HubError, WeightsError) as error:
         sys.exit(f"error: {error}")
-    demo = build_demo(Classifier(loaded.model), loaded.source, loaded.metrics)
+    demo = build_demo(Classifier(loaded.model), loaded.source, loaded.metrics, args.max_queue)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE)
 
 

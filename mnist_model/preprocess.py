@@ -7,7 +7,8 @@ Sketchpad drawing, an uploaded file and a phone photo of paper all differ from M
 network cannot undo by itself, and each is handled here, once, for the app, the CLI and the tests:
 
 - any PIL mode, EXIF rotation, first frame of animations; hostile files (decompression bombs,
-  truncated or mislabelled data) end as one `ImageError` sentence, never a crash or a hang;
+  truncated or mislabelled data, formats outside `FORMATS`) end as one `ImageError` sentence,
+  never a crash or a hang;
 - transparency: transparent pixels are background whatever colour they store, and a lone
   stroke layer (black strokes on transparent black) is read from its alpha;
 - the paper: its level is fitted as a smooth surface from block medians and subtracted, so a
@@ -41,6 +42,10 @@ import torch
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 40_000_000  # images declaring more pixels are refused before they are decoded
+# The formats people send. Left out on purpose: icons (ICO, ICNS), which decode an embedded image
+# larger than their header declares, past MAX_PIXELS; JPEG 2000, seconds of CPU for a few KB;
+# EPS, which runs Ghostscript; and PIL's many scientific and legacy formats.
+FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "AVIF", "BMP", "TIFF")  # "JPEG" reads phones' MPO too
 WORK_SIZE = 256  # the analysis runs on at most this many pixels a side
 DECODE_SIZE = 1024  # JPEGs are decoded at the smallest built-in scale that keeps this long side
 CANVAS = 28  # MNIST's field ...
@@ -138,16 +143,18 @@ def _load_one(source: Any) -> Image.Image:
         path = os.fspath(source)
         if not os.path.isfile(path):
             raise ImageError(f"There is no file at {path}.")
+        # named by its base name: the app's uploads sit in a cache folder the user never saw
+        name = f"The file {os.path.basename(path)}"
         if os.path.getsize(path) == 0:
-            raise ImageError(f"The file {path} is empty.")
+            raise ImageError(f"{name} is empty.")
         with open(path, "rb") as handle:
-            return _decode(handle, f"The file {path}")
+            return _decode(handle, name)
     raise ImageError(f"Cannot read an image from an object of type {type(source).__name__}.")
 
 
 def _decode(handle: BinaryIO, name: str) -> Image.Image:
     try:
-        with Image.open(handle) as image:
+        with Image.open(handle, formats=FORMATS) as image:
             _check_size(image.size, name)  # before anything is decoded
             if image.format == "JPEG":
                 shrink = DECODE_SIZE / max(image.size)

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -67,8 +68,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass
+class RunningApp:
+    """A `python app.py` child process serving on `url`, its output going to `log`."""
+
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+
 @pytest.fixture(scope="session")
-def app_url(env_for_subprocess: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app(env_for_subprocess: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     """`python app.py` on a free port, with the shipped weights; stopped at the end of the session."""
     port = free_port()
     log = tmp_path_factory.mktemp("app") / "app.log"
@@ -76,7 +86,6 @@ def app_url(env_for_subprocess: dict[str, str], tmp_path_factory: pytest.TempPat
         [sys.executable, "app.py", "--port", str(port)], cwd=REPO_ROOT, env=env_for_subprocess,
         stdout=log.open("w"), stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -89,6 +98,11 @@ def app_url(env_for_subprocess: dict[str, str], tmp_path_factory: pytest.TempPat
     else:
         process.kill()
         pytest.fail("app.py did not start listening within 120 s")
-    yield url
+    yield RunningApp(f"http://127.0.0.1:{port}/", process, log)
     process.terminate()
     process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def app_url(app: RunningApp) -> str:
+    return app.url
