@@ -33,8 +33,8 @@ class TrainConfig:
     data_dir: Path = field(default_factory=default_data_dir)
     arch: str = DEFAULT_ARCH
     epochs: int = 20
-    batch_size: int = 256
-    lr: float = 0.1
+    batch_size: int = 512
+    lr: float = 0.2
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
     seed: int = 0
