@@ -31,6 +31,6 @@ def push(args: argparse.Namespace) -> int:
             args.out, args.repo_id, private=args.private, branch=args.branch, commit_message=args.commit_message
         )
     except HubError as error:
-        return fail(f"{error} (the local files in {args.out} are intact)")
+        return fail(f"{error}; the local files in {args.out} are intact")
     print(f"pushed {args.out} to {url}")
     return 0

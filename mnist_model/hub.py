@@ -80,7 +80,7 @@ def download_model_folder(spec: RepoSpec) -> tuple[Path, str]:
                 folder = Path(hf_hub_download(spec.repo_id, name, revision=commit)).parent
             except EntryNotFoundError:
                 if name != METRICS_FILE:  # metrics are informative only: a model without them loads
-                    raise
+                    raise HubError(f"the Hub repo {spec} has no {name}") from None
     return folder, commit
 
 
@@ -127,7 +127,9 @@ def push_model_folder(
 ) -> str:
     """Upload a model folder to `repo_id` in one commit and return the commit's URL.
 
-    The token comes from the argument, else `HF_TOKEN` or the saved `hf auth login`.
+    The token comes from the argument, else `HF_TOKEN` or the saved `hf auth login`. A Hub commit
+    adds all of its files or none, so a push that fails says which step failed and whether
+    anything changed on the Hub: the repo or branch it may have created, never half the files.
     """
     folder = Path(folder)
     if parse_repo_spec(repo_id) is None or "@" in repo_id:
@@ -136,22 +138,46 @@ def push_model_folder(
     if not token:
         raise HubError("no Hugging Face token: set HF_TOKEN or run `hf auth login`, then push again")
     api = HfApi(token=token)
+    target = repo_id + (f" (branch {branch})" if branch else "")
+    done: list[str] = []  # what already changed on the Hub, for the error message
+    step = "creating the repo"
     try:
-        api.create_repo(repo_id, private=private, exist_ok=True)
+        created = api.create_repo(repo_id, private=private, exist_ok=True)
+        done.append(f"the repo {created.repo_id} exists")
         if branch and branch != "main":
+            step = f"creating the branch {branch}"
             api.create_branch(repo_id, branch=branch, exist_ok=True)
+            done.append(f"the branch {branch} exists")
+        step = "committing the files"
+        # On a lost answer the client sends the commit again; naming the parent makes a repeat of
+        # a commit that did land fail (412) instead of landing twice.
+        parent = api.repo_info(repo_id, revision=branch).sha
         commit = api.upload_folder(
             folder_path=folder,
             repo_id=repo_id,
             revision=branch,
             allow_patterns=list(MODEL_FOLDER_FILES),
             commit_message=commit_message or f"Upload MNIST model from {folder.name}/",
+            parent_commit=parent,
         )
-    except HfHubHTTPError as error:
-        raise HubError(f"the Hub refused the push to {repo_id} ({_one_line(error, token)})") from None
-    except OSError as error:
-        raise HubError(f"could not reach the Hub to push to {repo_id} ({_one_line(error, token)})") from None
+    except Exception as error:  # noqa: BLE001 - HTTP errors and network errors of whichever library
+        raise HubError(_push_failure(target, step, done, error, token)) from None
     return commit.commit_url
+
+
+def _push_failure(target: str, step: str, done: list[str], error: BaseException, token: str) -> str:
+    """One sentence: what failed, why, and what is (or may be) on the Hub now."""
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    answered = isinstance(error, HfHubHTTPError) and status is not None
+    cause = f"the Hub refused it: {_one_line(error, token)}" if answered else f"no answer: {_one_line(error, token)}"
+    if step != "committing the files":
+        uploaded = "no file was uploaded"
+    elif answered and status != 412:
+        uploaded = "no file was uploaded (a Hub commit adds all of its files or none)"
+    else:  # the commit may have reached the Hub and only its answer been lost (412: on a retry)
+        uploaded = "whether the commit landed is unknown: look at the repo's history before pushing again"
+    state = "; ".join([*done, uploaded])
+    return f"the push to {target} failed while {step} ({cause}); {state}"
 
 
 def _one_line(error: BaseException, secret: str | None = None) -> str:

@@ -12,9 +12,12 @@ with `strict=True`, and any wrong or corrupt file is reported by name.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -73,14 +76,45 @@ def _umask() -> int:
 
 
 def _swap_into_place(staging: Path, folder: Path) -> None:
-    """Move the complete `staging` folder to `folder`; the old one is removed only afterwards."""
+    """Put the complete `staging` folder at `folder`; the old one is removed only afterwards.
+
+    Where the system can exchange two paths in one step (Linux), a crash at any instant leaves
+    either the old or the new folder in place. Elsewhere two renames are needed, and a crash
+    between them leaves the old folder in a hidden `.NAME.old-*` folder beside it.
+    """
     if not folder.exists():
         os.replace(staging, folder)
+        return
+    if _exchange(staging, folder):
+        shutil.rmtree(staging)  # now holds the old folder
         return
     retired = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
     os.replace(folder, retired / folder.name)
     os.replace(staging, folder)
     shutil.rmtree(retired)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths with Linux's renameat2(RENAME_EXCHANGE); False where unsupported."""
+    renameat2 = getattr(_libc(), "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):  # old kernel, or a file system without it
+        return False
+    raise OSError(error, os.strerror(error), str(b))
+
+
+def _libc() -> ctypes.CDLL | None:
+    if sys.platform != "linux":
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
 
 
 def load_model_folder(folder: str | Path) -> DigitNet:

@@ -140,6 +140,10 @@ class FakeHub:
     ``COMMIT_FAILURE_STATUS`` (a 5xx the client does not retry), after the
     preupload step, as a push that fails half-way would.
 
+    ``lose_commit_answers``: when True, the commit endpoint applies every commit and
+    then closes the connection without answering, as when a network fails after
+    the Hub received the request: the client cannot know whether it landed.
+
     ``requests_log``: ``(method, path with query string, headers)`` of every request,
     header names in lower case.
     """
@@ -147,6 +151,7 @@ class FakeHub:
     def __init__(self, valid_tokens: set[str] | None = None) -> None:
         self.valid_tokens = valid_tokens
         self.fail_commits = False
+        self.lose_commit_answers = False
         self.requests_log: list[tuple[str, str, dict[str, str]]] = []
         self.url = ""
         self._repos: dict[str, Repo] = {}
@@ -350,6 +355,8 @@ class FakeHub:
             raise HubError(412, "A commit has happened since. Please refresh and try again.")
         commit = self._new_commit(branch[-1], files, header["summary"])
         branch.append(commit)
+        if self.lose_commit_answers:
+            raise _NoAnswer
         commit_url = f"{self.url}/{repo_id}/commit/{commit.oid}"
         return _json_reply({"success": True, "commitOid": commit.oid, "commitUrl": commit_url})
 
@@ -406,6 +413,10 @@ def _apply_operations(files: dict[str, bytes], body: bytes) -> dict[str, str]:
     return header
 
 
+class _NoAnswer(Exception):
+    """The request was handled, but its connection is closed without an answer."""
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -422,7 +433,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         headers = {name.lower(): value for name, value in self.headers.items()}
-        reply = self.server.hub.handle(self.command, self.path, headers, body)
+        try:
+            reply = self.server.hub.handle(self.command, self.path, headers, body)
+        except _NoAnswer:
+            self.close_connection = True
+            return
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)

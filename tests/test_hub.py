@@ -160,7 +160,8 @@ def test_a_refused_push_is_one_line_without_the_token(pushed: Path, env_for_subp
     result = run(["-m", "mnist_model", "push", str(pushed), "--repo-id", "alice/refused"],
                  env_for_subprocess, HF_TOKEN=wrong)
     assert result.returncode == 1
-    assert result.stderr.startswith("error: the Hub refused the push to alice/refused")
+    assert result.stderr.startswith("error: the push to alice/refused failed while creating the repo (the Hub refused it: ")
+    assert "401 Unauthorized" in result.stderr and "; no file was uploaded; the local files in" in result.stderr
     assert result.stderr.count("\n") == 1
     assert wrong not in result.stdout + result.stderr
 
