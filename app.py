@@ -15,20 +15,25 @@ import argparse
 import logging
 import os
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import gradio as gr
 import torch
 from gradio import route_utils
-from gradio.components.image_editor import EditorData
-from pydantic import ValidationError
+from starlette.middleware import Middleware
 
 from mnist_model.hub import HubError
 from mnist_model.loader import load_model
 from mnist_model.predict import Classifier
 from mnist_model.preprocess import ImageError
+from mnist_model.serving import (
+    MAX_FILE_SIZE,
+    ImageFile,
+    RequestBodyLimit,
+    SketchFiles,
+    delete_old_cache_files,
+    limit_malloc_arenas,
+)
 from mnist_model.weights import WeightsError
 
 MODEL_ENV = "MNIST_MODEL"
@@ -42,76 +47,6 @@ MAX_QUEUE = 64
 CACHE_SWEEP_S, CACHE_MAX_AGE_S = 60, 300
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 BLANK_MESSAGE = "Draw a digit (or upload a picture of one) to see a prediction"
-MAX_FILE_SIZE = "10mb"
-SKETCH_VALUE_HELP = (
-    "A Sketchpad value is a dict with 'background' and 'composite' (image files or None) and "
-    "'layers' (a list of image files)."
-)
-
-
-class ImageFile(gr.Image):
-    """`gr.Image` that hands the uploaded file to our code undecoded.
-
-    `gr.Image` opens every upload with PIL before the function runs, so a broken file fails there
-    with an opaque "the app raised an exception". Passing the path on lets `mnist_model.preprocess`
-    decode it and answer bad input with one clear sentence.
-    """
-
-    is_template = True  # rendered by the frontend as a plain Image
-
-    def preprocess(self, payload):
-        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
-            return payload.path
-        return super().preprocess(payload)
-
-
-class SketchData(EditorData):
-    """`EditorData` whose malformed values, from API callers, fail with one clear sentence.
-
-    Gradio validates the value before any function runs: a pydantic `ValidationError` there
-    reaches the caller as an opaque "the app raised an exception", and a dict with none of the
-    Sketchpad's keys passes as an empty sketch, so a wrongly built call looks like a blank canvas.
-    """
-
-    @classmethod
-    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> SketchData:
-        # the browser sends only an "id" for a drawing it has uploaded as blobs
-        if not isinstance(obj, dict) or not {"background", "layers", "composite", "id"} & obj.keys():
-            raise gr.Error(SKETCH_VALUE_HELP, print_exception=False)
-        try:
-            return super().model_validate(obj, *args, **kwargs)
-        except ValidationError as error:
-            field = ".".join(map(str, error.errors()[0]["loc"]))
-            message = f"The Sketchpad value's '{field}' is not valid. {SKETCH_VALUE_HELP}"
-            raise gr.Error(message, print_exception=False) from None
-
-
-class SketchFiles(gr.Sketchpad):
-    """`gr.Sketchpad` that checks the value (`SketchData`) and hands its files on undecoded.
-
-    `gr.Sketchpad` opens every part of the value with PIL before the function runs, so a broken
-    file fails there with an opaque error, and a decompression bomb is decoded before
-    `mnist_model.preprocess` can refuse it. Passing paths (or the browser's PNG bytes) on gives
-    drawings the same checks and the same clear errors as uploads.
-    """
-
-    data_model = SketchData
-
-    def get_block_name(self) -> str:
-        return "imageeditor"  # the frontend component that draws gr.Sketchpad
-
-    def preprocess(self, payload: EditorData | None) -> dict | None:
-        if payload is None:
-            return None
-        blobs = self.blob_storage.pop(payload.id, None) if payload.id else None
-        if blobs is not None:
-            layers = [layer for layer in blobs.layers if layer is not None]
-            return {"background": blobs.background, "layers": layers, "composite": blobs.composite}
-        return {
-            "background": payload.background.path if payload.background else None,
-            "layers": [layer.path for layer in payload.layers],
-            "composite": payload.composite.path if payload.composite else None,
-        }
 
 
 def build_demo(classifier: Classifier, source: str, metrics: dict | None, max_queue: int = MAX_QUEUE) -> gr.Blocks:
@@ -184,35 +119,12 @@ def build_demo(classifier: Classifier, source: str, metrics: dict | None, max_qu
             event.then(lambda value: value, probabilities, label, api_visibility="private", show_progress="hidden")
         clear.click(lambda: (None, None, BLANK_MESSAGE, None, None), None,
                     [sketch, upload, label, probabilities, preview], api_visibility="private")
-    # One inference thread per core: a forward pass of this model is too small to split.
+    # Each event may run on as many worker threads as there are cores (torch uses one thread each).
+    # Part of a request's time is spent outside the model (files, the preview PNG), so these
+    # per-event pools beat one pool of `cores` workers shared by the three classifying events:
+    # 25-29 against 18-20 requests/s with 64 clients on 2 cores (python -m benchmarks.load load).
     demo.queue(default_concurrency_limit=os.cpu_count() or 1, max_size=max_queue)
     return demo
-
-
-def delete_old_cache_files(blocks: gr.Blocks, age: int | None) -> None:
-    """Gradio's cache sweep (`route_utils.delete_files_created_by_app`), over copies of its sets.
-
-    Gradio 6.31 iterates over the live sets of cached files while requests add to them, so under
-    traffic its sweep soon dies of "Set changed size during iteration" and never runs again: files,
-    and the sets' entries in memory, then pile up for good (`python -m benchmarks.load soak`).
-    Each file lives in a folder named by its hash, which Gradio leaves behind, a disk block per
-    request: the folder goes too once empty (a request that caches the very same bytes there in
-    that microsecond fails: a far smaller risk than a disk that fills up).
-    """
-    keep = set().union(*(getattr(block, "keep_in_cache", ()) for block in blocks.blocks.values()))
-    for files in blocks.temp_file_sets:
-        gone = set()
-        for path in files.copy():  # one C call under the GIL: requests add to `files` meanwhile
-            try:
-                if path not in keep and (age is None or time.time() - os.lstat(path).st_ctime > age):
-                    os.remove(path)
-                    gone.add(path)
-                    os.rmdir(os.path.dirname(path))
-            except FileNotFoundError:
-                gone.add(path)
-            except OSError:  # a folder that holds another file
-                pass
-        files -= gone
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -236,7 +148,14 @@ def main(argv: list[str] | None = None) -> None:
     except (HubError, WeightsError) as error:
         sys.exit(f"error: {error}")
     demo = build_demo(Classifier(loaded.model), loaded.source, loaded.metrics, args.max_queue)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE)
+    serve(demo, args.host, args.port, share=args.share)
+
+
+def serve(demo: gr.Blocks, host: str, port: int, share: bool = False) -> None:
+    """Serve `demo` within the app's limits: file and request sizes capped, memory kept flat."""
+    limit_malloc_arenas()
+    demo.launch(server_name=host, server_port=port, share=share, max_file_size=MAX_FILE_SIZE,
+                app_kwargs={"middleware": [Middleware(RequestBodyLimit)]})
 
 
 if __name__ == "__main__":

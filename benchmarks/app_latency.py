@@ -47,7 +47,7 @@ import torch  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from app import MAX_FILE_SIZE, build_demo  # noqa: E402
+from app import build_demo, serve  # noqa: E402
 from benchmarks.user_images import make_user_image  # noqa: E402
 from mnist_model.data import default_data_dir, load_mnist  # noqa: E402
 from mnist_model.loader import load_model  # noqa: E402
@@ -305,7 +305,7 @@ class ConstantClassifier:
 def serve_noop(port: int) -> None:
     """The app's own `build_demo` (components, events, queue) around a constant classifier."""
     demo = build_demo(ConstantClassifier(), "no-op benchmark twin", None)  # type: ignore[arg-type]
-    demo.launch(server_name="127.0.0.1", server_port=port, max_file_size=MAX_FILE_SIZE)
+    serve(demo, "127.0.0.1", port)
 
 
 # --------------------------------------------------------------------------------------------
