@@ -1,3 +1,4 @@
+
 """Hostile input (`tests/hostile_inputs.py`) in-process and against the running app.
 
 Every file case goes through `Classifier` in this process, then through the app as a user or a
@@ -13,15 +14,13 @@ must have grown by less than `MEMORY_GROWTH_MB` since the first case.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import RunningApp
+from conftest import RunningApp, within
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from hostile_inputs import (
@@ -61,25 +60,6 @@ class Memory:
 
     resident: float
     peak: float
-
-
-def within(seconds: float, call: Callable[[], Answer]) -> Answer:
-    """`call()` in a daemon thread: a hung request fails the test instead of hanging the suite."""
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as error:  # noqa: BLE001 - re-raised in the test's thread below
-            outcome["error"] = error
-
-    worker = threading.Thread(target=target, daemon=True)
-    worker.start()
-    worker.join(seconds)
-    assert not worker.is_alive(), f"no answer within {seconds} s"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 def assert_answer(case: FileCase | SketchCase, answer: Answer, label: str | None, where: str) -> None:

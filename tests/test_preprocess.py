@@ -1,3 +1,4 @@
+
 """The one preprocessing path: any picture a user sends -> the model's MNIST-like 1x28x28 input.
 
 Digits are drawn with PIL (or taken from the MNIST test set) in the ways users produce them:
@@ -11,16 +12,16 @@ from __future__ import annotations
 
 import io
 import struct
-import threading
 import time
 import warnings
 import zlib
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from conftest import within
 from PIL import Image, ImageDraw, ImageFilter
 
 import mnist_model.preprocess as preprocessing
@@ -109,25 +110,6 @@ def encode(image: Image.Image, fmt: str = "PNG", **options: Any) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt, **options)
     return buffer.getvalue()
-
-
-def within(seconds: float, call: Callable[[], Any]) -> Any:
-    """Run `call` in a thread; fail (rather than hang the suite) if it takes over `seconds`."""
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as error:  # noqa: BLE001 - handed back to the test below
-            outcome["error"] = error
-
-    worker = threading.Thread(target=target, daemon=True)
-    worker.start()
-    worker.join(seconds)
-    assert not worker.is_alive(), f"still running after {seconds} s"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 def photo(
