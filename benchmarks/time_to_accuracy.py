@@ -30,14 +30,17 @@ from mnist_model.training import TrainConfig, device_name, pick_device, train
 # its schedule, so the list keeps its meaning when the defaults change.
 B256 = {"batch_size": 256, "lr": 0.1}
 B512 = {"batch_size": 512, "lr": 0.2}
+SLIM, COMPACT = {"arch": "slim"}, {"arch": "compact"}
 RECIPES: list[tuple[str, dict, tuple[int, ...]]] = [
-    ("20 epochs, batch 256, lr 0.1", {"epochs": 20, **B256}, (0, 1, 2)),
-    ("10 epochs, batch 256, lr 0.1", {"epochs": 10, **B256}, (0, 1, 2)),
-    ("default: 20 epochs, batch 512, lr 0.2", {"epochs": 20, **B512}, (0, 1, 2)),
-    ("10 epochs, batch 512, lr 0.2", {"epochs": 10, **B512}, (0, 1, 2, 3, 4, 5, 6)),
-    ("20 epochs, batch 256 + torch.compile", {"epochs": 20, **B256, "compile": True}, (0,)),
-    ("20 epochs, batch 256, fp32 (no bf16 autocast)", {"epochs": 20, **B256, "bf16": False}, (0,)),
-    ("10 epochs, batch 512, fp32 (no bf16 autocast)", {"epochs": 10, **B512, "bf16": False}, (0,)),
+    ("default: slim, 30 epochs, batch 512, lr 0.2", {**SLIM, "epochs": 30, **B512}, (0, 1, 2)),
+    ("slim, 20 epochs, batch 512, lr 0.2", {**SLIM, "epochs": 20, **B512}, (0, 1, 2)),
+    ("compact, 20 epochs, batch 256, lr 0.1", {**COMPACT, "epochs": 20, **B256}, (0, 1, 2)),
+    ("compact, 10 epochs, batch 256, lr 0.1", {**COMPACT, "epochs": 10, **B256}, (0, 1, 2)),
+    ("compact, 20 epochs, batch 512, lr 0.2", {**COMPACT, "epochs": 20, **B512}, (0, 1, 2)),
+    ("compact, 10 epochs, batch 512, lr 0.2", {**COMPACT, "epochs": 10, **B512}, (0, 1, 2, 3, 4, 5, 6)),
+    ("compact, 20 epochs, batch 256 + torch.compile", {**COMPACT, "epochs": 20, **B256, "compile": True}, (0,)),
+    ("compact, 20 epochs, batch 256, fp32 (no bf16 autocast)", {**COMPACT, "epochs": 20, **B256, "bf16": False}, (0,)),
+    ("compact, 10 epochs, batch 512, fp32 (no bf16 autocast)", {**COMPACT, "epochs": 10, **B512, "bf16": False}, (0,)),
 ]
 
 
@@ -90,10 +93,10 @@ def main() -> None:
                       f"{result['validation_accuracy']:.2%} in {result['training_seconds']:.1f} s "
                       f"(wall {result['wall_seconds']:.1f} s)", flush=True)
             (args.out / "results.json").write_text(json.dumps({**header, "runs": results}, indent=1))
-    print(f"\n{'recipe':46} {'seed':>4} {'test':>7} {'val':>7} {'train s':>8} {'wall s':>7}")
+    print(f"\n{'recipe':56} {'seed':>4} {'test':>7} {'val':>7} {'train s':>8} {'wall s':>7}")
     for r in results:
         if "error" not in r:
-            print(f"{r['recipe']:46} {r['seed']:4} {r['test_accuracy']:7.2%} {r['validation_accuracy']:7.2%} "
+            print(f"{r['recipe']:56} {r['seed']:4} {r['test_accuracy']:7.2%} {r['validation_accuracy']:7.2%} "
                   f"{r['training_seconds']:8.1f} {r['wall_seconds']:7.1f}")
 
 

@@ -2,7 +2,7 @@
 
 The tutorial: `--arch seed`, `ToTensor` through a plain `DataLoader` (batch 32, no shuffle),
 Adam at 1e-3 for 10 epochs. The default pipeline: `mnist_model.training.train` with its defaults
-(compact network, whole set as one tensor, batched augmentation, one-cycle SGD).
+(slim network, whole set as one tensor, batched augmentation, one-cycle SGD).
 
     python -m benchmarks.training_throughput --steps 200   # throughput only, a minute or two
     python -m benchmarks.training_throughput               # full runs: accuracy and wall time
@@ -73,7 +73,7 @@ def main() -> None:
     print(f"device: {device_name(device)}; torch {torch.__version__}")
     rows = {
         "tutorial (seed, DataLoader, batch 32)": tutorial(args.data_dir, device, args.steps),
-        "default pipeline (compact)": default_pipeline(args.data_dir, device, args.steps),
+        "default pipeline (slim)": default_pipeline(args.data_dir, device, args.steps),
     }
     print(f"{'':40} {'images/s':>10} {'train s':>9} {'test acc':>9}")
     for name, row in rows.items():

@@ -32,7 +32,7 @@ class TrainConfig:
 
     data_dir: Path = field(default_factory=default_data_dir)
     arch: str = DEFAULT_ARCH
-    epochs: int = 20
+    epochs: int = 30
     batch_size: int = 512
     lr: float = 0.2
     weight_decay: float = 5e-4

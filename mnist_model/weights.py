@@ -131,7 +131,7 @@ def load_model_folder(folder: str | Path) -> DigitNet:
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise WeightsError(f"{config_path} is not valid JSON ({error})") from None
     if not isinstance(config, dict):
-        raise WeightsError(f"{config_path} must hold a JSON object such as {{\"arch\": \"compact\"}}")
+        raise WeightsError(f"{config_path} must hold a JSON object such as {{\"arch\": \"slim\"}}")
     try:
         model = DigitNet(**config)
     except (TypeError, UnknownArchitectureError) as error:

@@ -24,7 +24,7 @@ from huggingface_hub import HfApi
 from safetensors.torch import save_model
 
 from mnist_model.hub import push_model_folder
-from mnist_model.model import DigitNet
+from mnist_model.model import DEFAULT_ARCH, DigitNet
 from mnist_model.weights import MODEL_FOLDER_FILES, SHIPPED_WEIGHTS_DIR, load_model_folder
 
 OWNER = "carol"
@@ -42,7 +42,7 @@ def hub_repos(hub, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     good = f"{OWNER}/digits"
     push_model_folder(SHIPPED_WEIGHTS_DIR, good, token=HUB_TOKEN)
 
-    wrong_shape = f"{OWNER}/wrong-shape"  # config says compact, the tensors are the seed network's
+    wrong_shape = f"{OWNER}/wrong-shape"  # config says the default network, the tensors are the seed's
     seed_weights = tmp_path_factory.mktemp("seed") / "model.safetensors"
     save_model(DigitNet("seed"), str(seed_weights))
     api.create_repo(wrong_shape, exist_ok=True)
@@ -105,7 +105,7 @@ def test_hub_unreachable_at_start_up_serves_the_local_weights(
     [
         (f"{OWNER}/no-such-repo", f"error: the Hub has no model repo {OWNER}/no-such-repo"),
         (f"{OWNER}/digits@no-such-revision", f"error: the Hub repo {OWNER}/digits has no revision 'no-such-revision'"),
-        (f"{OWNER}/wrong-shape", "model.safetensors does not fit the 'compact' architecture of"),
+        (f"{OWNER}/wrong-shape", f"model.safetensors does not fit the '{DEFAULT_ARCH}' architecture of"),
         (f"{OWNER}/corrupt", "model.safetensors is not a valid safetensors file"),
     ],
     ids=["missing-repo", "missing-revision", "wrong-shape", "corrupt"],

@@ -19,7 +19,7 @@ from test_weights import metrics_for
 
 from mnist_model.hub import HubError
 from mnist_model.loader import load_model
-from mnist_model.model import DigitNet
+from mnist_model.model import DEFAULT_ARCH, DigitNet
 from mnist_model.weights import MODEL_FOLDER_FILES, WeightsError, load_model_folder, save_model_folder
 
 REPO = "alice/digits"
@@ -117,7 +117,7 @@ def test_falls_back_to_local_weights_quickly_when_the_hub_is_out_of_reach(
     assert float(seconds) < 5
     assert source == f"local folder {pushed} (Hub unreachable)"
     assert f"using the local weights in {pushed} instead" in result.stderr
-    assert f"Loaded compact weights from local folder {pushed}" in result.stderr
+    assert f"Loaded {DEFAULT_ARCH} weights from local folder {pushed}" in result.stderr
 
 
 def test_a_cached_pinned_commit_loads_without_the_hub(pushed: Path, hub, env_for_subprocess) -> None:

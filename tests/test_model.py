@@ -17,8 +17,8 @@ def test_forward_gives_ten_logits_per_image(arch: str) -> None:
     assert torch.isfinite(logits).all()
 
 
-def test_compact_model_is_small_and_the_seed_is_the_tutorials() -> None:
-    assert count_parameters(DigitNet("compact")) < 1_500_000
+def test_our_models_are_small_and_the_seed_is_the_tutorials() -> None:
+    assert count_parameters(DigitNet("slim")) < count_parameters(DigitNet("compact")) < 1_500_000
     # conv 1->32->64->64 (3x3, unpadded) + linear 64*22*22 -> 10
     assert count_parameters(DigitNet("seed")) == (
         (1 * 32 * 9 + 32) + (32 * 64 * 9 + 64) + (64 * 64 * 9 + 64) + (64 * 22 * 22 * 10 + 10)
@@ -26,7 +26,7 @@ def test_compact_model_is_small_and_the_seed_is_the_tutorials() -> None:
 
 
 def test_unknown_architecture_is_a_clear_error() -> None:
-    with pytest.raises(UnknownArchitectureError, match="choose one of: compact, seed"):
+    with pytest.raises(UnknownArchitectureError, match="choose one of: slim, compact, seed"):
         DigitNet("resnet")
 
 

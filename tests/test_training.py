@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from mnist_model.data import DataNotFoundError, load_mnist
+from mnist_model.model import DEFAULT_ARCH
 from mnist_model.training import TrainConfig, train
 from mnist_model.weights import MODEL_FOLDER_FILES, load_model_folder
 
@@ -49,7 +50,7 @@ def test_train_py_writes_a_complete_model_folder(data_dir: Path, tmp_path: Path)
         assert key in metrics, key
     card = (out / "README.md").read_text()
     assert "model-index" in card and f"value: {round(metrics['test_accuracy'], 4)}" in card
-    assert load_model_folder(out).arch == "compact"
+    assert load_model_folder(out).arch == DEFAULT_ARCH
 
 
 def test_missing_data_is_one_clear_sentence(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import save_model
 
-from mnist_model.model import DigitNet
+from mnist_model.model import DEFAULT_ARCH, DigitNet
 from mnist_model.weights import (
     MODEL_FOLDER_FILES,
     WeightsError,
@@ -41,7 +41,7 @@ def test_saved_folder_loads_back_identically(folder: Path) -> None:
     images = torch.rand(4, 1, 28, 28)
     with torch.no_grad():
         assert torch.equal(original(images), load_model_folder(folder)(images))
-    assert read_metrics(folder)["arch"] == "compact"
+    assert read_metrics(folder)["arch"] == DEFAULT_ARCH
 
 
 def test_a_failed_save_leaves_the_previous_folder_intact(folder: Path) -> None:
@@ -77,7 +77,7 @@ def test_truncated_weights_name_the_file(folder: Path) -> None:
 
 def test_weights_of_another_architecture_are_refused(folder: Path) -> None:
     save_model(DigitNet("seed"), str(folder / "model.safetensors"))
-    with pytest.raises(WeightsError, match=r"model\.safetensors does not fit the 'compact' architecture"):
+    with pytest.raises(WeightsError, match=rf"model\.safetensors does not fit the '{DEFAULT_ARCH}' architecture"):
         load_model_folder(folder)
 
 
