@@ -101,27 +101,36 @@ class RunningApp:
     log: Path
 
 
+def launch_app(
+    args: list[str], env: dict[str, str], output: Any, cwd: Path = REPO_ROOT, limit_s: float = 120
+) -> tuple[subprocess.Popen, int]:
+    """Start `python app.py --port P ARGS` (stdout and stderr to `output`) and return once it
+    listens on P or has exited, whichever comes first; (process, P). Fails after `limit_s`."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port), *args], cwd=cwd, env=env,
+        stdout=output, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return process, port
+        except OSError:
+            time.sleep(0.3)
+    if process.poll() is None:
+        process.kill()
+        pytest.fail(f"app.py {' '.join(args)} neither served nor exited within {limit_s:.0f} s")
+    return process, port
+
+
 @pytest.fixture(scope="session")
 def app(env_for_subprocess: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     """`python app.py` on a free port, with the shipped weights; stopped at the end of the session."""
-    port = free_port()
     log = tmp_path_factory.mktemp("app") / "app.log"
-    process = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port)], cwd=REPO_ROOT, env=env_for_subprocess,
-        stdout=log.open("w"), stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"app.py exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("app.py did not start listening within 120 s")
+    process, port = launch_app([], env_for_subprocess, log.open("w"))
+    if process.poll() is not None:
+        pytest.fail(f"app.py exited with {process.returncode}:\n{log.read_text()}")
     yield RunningApp(f"http://127.0.0.1:{port}/", process, log)
     process.terminate()
     process.wait(timeout=30)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -18,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import HUB_TOKEN, REPO_ROOT, free_port
+from conftest import HUB_TOKEN, REPO_ROOT, free_port, launch_app
 from gradio_client import Client, handle_file
 from huggingface_hub import HfApi
 from safetensors.torch import save_model
@@ -59,22 +58,8 @@ def hub_repos(hub, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 def start_app(args: list[str], env: dict[str, str], cwd: Path = REPO_ROOT) -> tuple[subprocess.Popen, str, int]:
     """Start `python app.py ARGS`; wait until it serves or exits. Returns (process, output so far, port)."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port), *args], cwd=cwd, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    deadline = time.monotonic() + START_UP_LIMIT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return process, process.stdout.read(), port
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return process, "", port
-        except OSError:
-            time.sleep(0.3)
-    process.kill()
-    pytest.fail(f"app.py {' '.join(args)} neither served nor exited within {START_UP_LIMIT_S} s")
+    process, port = launch_app(args, env, subprocess.PIPE, cwd=cwd, limit_s=START_UP_LIMIT_S)
+    return process, (process.stdout.read() if process.poll() is not None else ""), port
 
 
 def stop(process: subprocess.Popen) -> str:
