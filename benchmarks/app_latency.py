@@ -48,6 +48,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from app import build_demo, serve  # noqa: E402
+from benchmarks.processes import stop  # noqa: E402
 from benchmarks.user_images import make_user_image  # noqa: E402
 from mnist_model.data import default_data_dir, load_mnist  # noqa: E402
 from mnist_model.loader import load_model  # noqa: E402
@@ -205,12 +206,7 @@ def serving(command: list[str], probe: Path, folder: Path) -> Iterator[Server]:
             first_answer(url, probe, process, log)
             yield Server(url, process.pid, time.perf_counter() - started)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 def first_answer(url: str, probe: Path, process: subprocess.Popen, log: Path) -> None:

@@ -66,6 +66,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from app import CACHE_MAX_AGE_S, CACHE_SWEEP_S, MAX_QUEUE, MODEL_ENV
+from benchmarks.processes import stop
 from benchmarks.user_images import make_user_image
 from mnist_model.data import default_data_dir, load_mnist
 
@@ -229,12 +230,7 @@ def launched(folder: Path, max_queue: int = MAX_QUEUE) -> Iterator[RunningApp]:
             wait_until_serving(url, process, log)
             yield RunningApp(url, process.pid, cache)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 def wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
