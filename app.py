@@ -3,9 +3,11 @@
     python app.py                         # http://127.0.0.1:7860, the shipped weights/
     python app.py --model OWNER/NAME@REV  # weights from a Hub repo (falls back to weights/ offline)
     python app.py --host 0.0.0.0 --port 8080 --share
+    python app.py --workers 0             # classify in the server's threads, not in worker processes
 
-Every input goes through `mnist_model.predict.Classifier`: the same preprocessing for drawings,
-uploads, photos, the command line and the tests. The API has two stable endpoints,
+Every input goes through `mnist_model.predict.Classifier`, run in worker processes beside the
+server (`mnist_model.pool`): the same preprocessing for drawings, uploads, photos, the command
+line and the tests. The API has two stable endpoints,
 `/predict` (an image file) and `/predict_sketch` (a Sketchpad value); see README.md.
 """
 
@@ -24,6 +26,7 @@ from starlette.middleware import Middleware
 
 from mnist_model.hub import HubError
 from mnist_model.loader import load_model
+from mnist_model.pool import ClassifierPool, WorkerError, default_workers
 from mnist_model.predict import Classifier
 from mnist_model.preprocess import ImageError
 from mnist_model.serving import (
@@ -37,7 +40,12 @@ from mnist_model.serving import (
 from mnist_model.weights import WeightsError
 
 MODEL_ENV = "MNIST_MODEL"
+WORKERS_ENV = "MNIST_WORKERS"
 MAX_QUEUE_ENV = "MNIST_MAX_QUEUE"
+# Requests each classifying event has in flight per worker process: while the workers classify
+# some, the server reads and answers others. 83%, 87% and 90% of the no-op twin's throughput with
+# 1, 2 and 4 on 2 cores (python -m benchmarks.app_latency); classifying in the server's threads: 63%.
+REQUESTS_PER_WORKER = 4
 # Requests allowed to wait for a worker. One more is refused at once with "Queue is full! Please
 # try again." rather than left waiting: 64 is ~3 s of work on 2 cores (README, app latency).
 MAX_QUEUE = 64
@@ -49,13 +57,19 @@ EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 BLANK_MESSAGE = "Draw a digit (or upload a picture of one) to see a prediction"
 
 
-def build_demo(classifier: Classifier, source: str, metrics: dict | None, max_queue: int = MAX_QUEUE) -> gr.Blocks:
-    """The interface: a sketchpad and an upload, the top classes, and what the model sees."""
+def build_demo(
+    classifier: Classifier | ClassifierPool, source: str, metrics: dict | None,
+    max_queue: int = MAX_QUEUE, concurrency: int | None = None,
+) -> gr.Blocks:
+    """The interface: a sketchpad and an upload, the top classes, and what the model sees.
+
+    `concurrency`: requests each classifying event handles at once (default: one per core).
+    """
 
     def classify(image) -> tuple[dict[str, float] | str, object]:
         try:
             prediction = classifier.predict(image)
-        except ImageError as error:
+        except (ImageError, WorkerError) as error:
             raise gr.Error(str(error), print_exception=False) from None
         return prediction.confidences or BLANK_MESSAGE, prediction.preview
 
@@ -119,12 +133,15 @@ def build_demo(classifier: Classifier, source: str, metrics: dict | None, max_qu
             event.then(lambda value: value, probabilities, label, api_visibility="private", show_progress="hidden")
         clear.click(lambda: (None, None, BLANK_MESSAGE, None, None), None,
                     [sketch, upload, label, probabilities, preview], api_visibility="private")
-    # Each event may run on as many worker threads as there are cores (torch uses one thread each).
-    # Part of a request's time is spent outside the model (files, the preview PNG), so these
-    # per-event pools beat one pool of `cores` workers shared by the three classifying events:
-    # 25-29 against 18-20 requests/s with 64 clients on 2 cores (python -m benchmarks.load load).
-    demo.queue(default_concurrency_limit=os.cpu_count() or 1, max_size=max_queue)
+    # More requests wait in the queue, up to `max_queue`; the next ones are refused.
+    demo.queue(default_concurrency_limit=concurrency or os.cpu_count() or 1, max_size=max_queue)
     return demo
+
+
+def concurrency(workers: int) -> int:
+    """Requests each classifying event handles at once: `REQUESTS_PER_WORKER` per worker process,
+    or one per core when the server classifies in its own threads (`workers` 0)."""
+    return workers * REQUESTS_PER_WORKER if workers else os.cpu_count() or 1
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -134,9 +151,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     parser.add_argument("--share", action="store_true", help="also serve through a public gradio.live link")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get(WORKERS_ENV, default_workers())),
+                        help=f"processes that classify; 0: in the server's own threads "
+                             f"(default: ${WORKERS_ENV} or one per core, at most 4: {default_workers()} here)")
     parser.add_argument("--max-queue", type=int, default=int(os.environ.get(MAX_QUEUE_ENV, MAX_QUEUE)),
                         help=f"requests that may wait; more are refused at once (default: ${MAX_QUEUE_ENV} or {MAX_QUEUE})")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.workers < 0:
+        parser.error(f"--workers must be 0 or more, not {args.workers}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -147,8 +170,17 @@ def main(argv: list[str] | None = None) -> None:
         loaded = load_model(args.model)
     except (HubError, WeightsError) as error:
         sys.exit(f"error: {error}")
-    demo = build_demo(Classifier(loaded.model), loaded.source, loaded.metrics, args.max_queue)
-    serve(demo, args.host, args.port, share=args.share)
+    if args.workers == 0:
+        classifier: Classifier | ClassifierPool = Classifier(loaded.model)
+    else:
+        classifier = ClassifierPool(loaded.model, args.workers)
+        classifier.warm_up()
+    demo = build_demo(classifier, loaded.source, loaded.metrics, args.max_queue, concurrency(args.workers))
+    try:
+        serve(demo, args.host, args.port, share=args.share)
+    finally:
+        if isinstance(classifier, ClassifierPool):
+            classifier.close()
 
 
 def serve(demo: gr.Blocks, host: str, port: int, share: bool = False) -> None:

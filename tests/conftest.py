@@ -102,14 +102,15 @@ class RunningApp:
 
 
 def launch_app(
-    args: list[str], env: dict[str, str], output: Any, cwd: Path = REPO_ROOT, limit_s: float = 120
+    args: list[str], env: dict[str, str], output: Any, cwd: Path = REPO_ROOT, limit_s: float = 120,
+    start_new_session: bool = False,
 ) -> tuple[subprocess.Popen, int]:
     """Start `python app.py --port P ARGS` (stdout and stderr to `output`) and return once it
     listens on P or has exited, whichever comes first; (process, P). Fails after `limit_s`."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "app.py", "--port", str(port), *args], cwd=cwd, env=env,
-        stdout=output, stderr=subprocess.STDOUT, text=True,
+        stdout=output, stderr=subprocess.STDOUT, text=True, start_new_session=start_new_session,
     )
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline and process.poll() is None:

@@ -1,0 +1,114 @@
+"""Classification in worker processes, so that the server's threads only wait for answers.
+
+CPython runs one thread's Python code at a time (the GIL). In the app, Gradio's event loop needs
+~10 ms of it per request, and preprocessing, a few hundred numpy calls on small arrays, holds it
+for most of its ~3 ms, so on threads the two take turns on one lock however many cores there are
+(two threads classifying run 1.06x as fast as one). A pool of processes, each with its own
+interpreter and its own copy of the model, classifies beside the server instead: on 2 cores the
+app answered 1.4x as many drawings per second (`python -m benchmarks.app_latency`).
+
+Workers come from a fork server that has imported the app once (the main module, which each
+worker would otherwise import again, and torch), so they start in a fraction of a second and share
+those pages. A worker that dies (a crashing decoder, the out-of-memory killer) takes only the pool
+down: the requests it held are retried once on a new pool, and fail with `WorkerError` if that one
+dies too. Workers ignore Ctrl+C (the server shuts them down) and exit if the server is killed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+import torch
+
+from .predict import Classifier, Prediction
+from .preprocess import ImageSource
+
+MAX_DEFAULT_WORKERS = 4  # one worker classifies ~150 drawings/s; Gradio feeds far fewer per core
+
+
+class WorkerError(RuntimeError):
+    """Classifying an input stopped the worker process that ran it, twice."""
+
+
+def default_workers() -> int:
+    """One worker per core this process may use, at most `MAX_DEFAULT_WORKERS`."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_WORKERS))
+
+
+class ClassifierPool:
+    """`Classifier.predict` run in `workers` processes; thread-safe, for any number of callers."""
+
+    def __init__(self, model: torch.nn.Module, workers: int) -> None:
+        if workers < 1:
+            raise ValueError(f"a pool needs at least one worker, not {workers}")
+        methods = multiprocessing.get_all_start_methods()
+        self._context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        if "forkserver" in methods:
+            self._context.set_forkserver_preload(["__main__", __name__])
+        self._model, self._workers = model, workers
+        self._lock = threading.Lock()
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self._workers, mp_context=self._context, initializer=_start_worker,
+                                   initargs=(self._model,))
+
+    def warm_up(self) -> None:
+        """Start every worker now rather than on the first requests."""
+        for future in [self._pool.submit(time.sleep, 0.05) for _ in range(self._workers)]:
+            future.result()
+
+    def predict(self, source: ImageSource | None) -> Prediction:
+        """As `Classifier.predict`, in a worker; raises `WorkerError` if workers die on it twice."""
+        for _ in range(2):
+            pool = self._pool
+            try:
+                return pool.submit(_predict, source).result()
+            except BrokenProcessPool:
+                self._replace(pool)
+        raise WorkerError(
+            "Classifying this input stopped the worker process that ran it, twice; new workers have "
+            "been started."
+        )
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._pool is broken:  # the first caller to see it broken replaces it
+                broken.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._start()
+
+    def close(self) -> None:
+        """Stop the workers (after the requests they hold)."""
+        self._pool.shutdown()
+
+
+_classifier: Classifier | None = None  # each worker's own
+
+
+def _start_worker(model: torch.nn.Module) -> None:
+    global _classifier
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the whole process group
+    torch.set_num_threads(1)  # one process per core already
+    _classifier = Classifier(model)
+    server = multiprocessing.parent_process()  # the server, even when the fork server forked us
+    if server is not None:
+        threading.Thread(target=_exit_after, args=(server,), daemon=True).start()
+
+
+def _exit_after(server: multiprocessing.process.BaseProcess) -> None:
+    """End this worker when the server is gone. A killed server runs no shutdown code, and
+    workers would wait for work forever, keeping the fork server alive with them."""
+    server.join()
+    os._exit(0)
+
+
+def _predict(source: ImageSource | None) -> Prediction:
+    assert _classifier is not None, "called outside a worker"
+    return _classifier.predict(source)
