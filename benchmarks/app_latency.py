@@ -5,10 +5,14 @@ and on one machine so the numbers compare: the preprocessing plus forward pass i
 (`Classifier.predict`, the app's exact path, one torch thread as in the app) for a 28x28 MNIST
 PNG, an 800x800 Sketchpad drawing and a 3000x4000 phone photo; the latency of `/predict` and
 `/predict_sketch` through `gradio_client` against `python app.py`; the throughput of 16
-concurrent clients against the app and against a no-op twin (the app's own `build_demo`, same
-components and queue, whose classifier returns a constant), whose ratio is what preprocessing
-and the model cost on top of Gradio's own work; the time from launching `app.py` to its first
-answer; and the app's resident memory after the load.
+concurrent clients sending drawings to `/predict_sketch`, against the app and against a no-op
+twin (the app's own `build_demo`, same components and queue, whose classifier returns a
+constant: the app's own answer to the drawing, worked out once), whose ratio is what
+preprocessing and the model cost on top of Gradio's own work; the time from launching `app.py`
+to its first answer; and the app's resident memory after the load.
+
+The drawing is the one a real Chromium sent to the app's Sketchpad (`benchmarks/browser_sketch.py`
+recorded it): a browser's PNG, not one of Pillow's, since the encoder decides how long decoding takes.
 
     python -m benchmarks.app_latency [--data-dir DIR]   # ~2 minutes
     python -m benchmarks.app_latency --seconds 5         # quick look: shorter load, fewer runs
@@ -32,7 +36,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,14 +51,16 @@ import torch  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from app import build_demo, serve  # noqa: E402
-from benchmarks.processes import stop  # noqa: E402
+from app import build_demo, concurrency, serve  # noqa: E402
+from benchmarks.processes import cpu_seconds, process_tree, pss_kib, stop  # noqa: E402
 from benchmarks.user_images import make_user_image  # noqa: E402
 from mnist_model.data import default_data_dir, load_mnist  # noqa: E402
 from mnist_model.loader import load_model  # noqa: E402
+from mnist_model.pool import default_workers  # noqa: E402
 from mnist_model.predict import Classifier, Prediction  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+BROWSER_SKETCH = ROOT / "benchmarks" / "inputs" / "sketch_chromium_800x800.png"  # a 7
 DIGIT_INDEX = 0  # MNIST test digit used for every input (a 7)
 PHOTO_SIZE = (3000, 4000)  # a 12-megapixel phone photo, portrait
 CLIENTS = 16
@@ -70,8 +76,8 @@ SHARED_TLS = ssl.create_default_context()
 @dataclass(frozen=True)
 class Inputs:
     mnist_png: Path  # 28x28, white on black
-    sketch_png: Path  # 800x800 composite, as the browser uploads it
-    sketch: dict  # a Sketchpad value holding decoded RGBA pixels (the goal's "preprocessing + inference")
+    sketch_png: Path  # 800x800 composite, as Chromium sent it (benchmarks/browser_sketch.py)
+    sketch: dict  # a Sketchpad value holding its decoded RGBA pixels (the goal's "preprocessing + inference")
     photo_jpg: Path  # PHOTO_SIZE phone photo of paper
 
 
@@ -92,6 +98,25 @@ class Load:
     def cpu_ms_per_request(self, cpu_s: float) -> float:
         return 1000 * cpu_s / max(1, len(self.latencies) + sum(self.failures.values()))
 
+    @classmethod
+    def merged(cls, parts: list[Load]) -> Load:
+        return cls(
+            seconds=sum(part.seconds for part in parts),
+            latencies=[latency for part in parts for latency in part.latencies],
+            server_cpu_s=sum(part.server_cpu_s for part in parts),
+            client_cpu_s=sum(part.client_cpu_s for part in parts),
+            failures=sum((part.failures for part in parts), Counter()),
+        )
+
+
+@dataclass(frozen=True)
+class Memory:
+    """A server's memory after the load."""
+
+    processes: int  # the server and its descendants (fork server, workers)
+    pss_kib: int  # proportional set size of them all: shared pages counted once
+    peak_rss_kib: int  # the server process's own peak resident set (VmHWM)
+
 
 @dataclass(frozen=True)
 class Server:
@@ -109,14 +134,17 @@ def make_inputs(data_dir: Path, folder: Path) -> Inputs:
     rng = np.random.default_rng(0)
     mnist_png = folder / "mnist_28x28.png"
     Image.fromarray(digit).save(mnist_png)
-    composite = make_user_image(digit, "sketch_composite", rng).convert("RGBA")
-    sketch_png = folder / "sketch_800x800.png"
-    composite.save(sketch_png)
     photo_jpg = folder / "photo_3000x4000.jpg"
     photo = make_user_image(digit, "photo", rng).convert("RGB")
     photo.resize(PHOTO_SIZE, Image.Resampling.BICUBIC).save(photo_jpg, quality=90)
-    sketch = {"background": None, "layers": [], "composite": np.asarray(composite)}
-    return Inputs(mnist_png, sketch_png, sketch, photo_jpg)
+    with Image.open(BROWSER_SKETCH) as composite:
+        sketch = {"background": None, "layers": [], "composite": np.asarray(composite)}
+    return Inputs(mnist_png, BROWSER_SKETCH, sketch, photo_jpg)
+
+
+def sketch_value(inputs: Inputs) -> dict:
+    """The drawing as `gradio_client` sends a Sketchpad value."""
+    return {"background": None, "layers": [], "composite": handle_file(inputs.sketch_png)}
 
 
 def percentiles_ms(seconds: list[float]) -> tuple[float, float]:
@@ -148,12 +176,6 @@ def proc_status_kib(pid: int, key: str) -> int:
         if line.startswith(f"{key}:"):
             return int(line.split()[1])
     raise KeyError(key)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -234,10 +256,7 @@ def end_to_end(url: str, inputs: Inputs, runs: int) -> dict[str, list[float]]:
     try:
         cases = {
             "/predict 28x28 MNIST PNG": lambda: client.predict(handle_file(inputs.mnist_png), api_name="/predict"),
-            "/predict_sketch 800x800 PNG": lambda: client.predict(
-                {"background": None, "layers": [], "composite": handle_file(inputs.sketch_png)},
-                api_name="/predict_sketch",
-            ),
+            "/predict_sketch 800x800 PNG": lambda: client.predict(sketch_value(inputs), api_name="/predict_sketch"),
             "/predict 28x28 PNG, stock TLS": lambda: stock.predict(
                 handle_file(inputs.mnist_png), api_name="/predict"
             ),
@@ -248,19 +267,20 @@ def end_to_end(url: str, inputs: Inputs, runs: int) -> dict[str, list[float]]:
         stock.close()
 
 
-def under_load(server: Server, image: Path, seconds: float) -> Load:
-    """CLIENTS threads, each with its own Client, calling /predict back to back for `seconds`."""
+def under_load(server: Server, inputs: Inputs, seconds: float) -> Load:
+    """CLIENTS threads, each with its own Client, sending the drawing to /predict_sketch back to
+    back for `seconds`."""
 
     def ready(_: int) -> Client:
         client = connect(server.url)
-        client.predict(handle_file(image), api_name="/predict")  # opens the session's streams
+        client.predict(sketch_value(inputs), api_name="/predict_sketch")  # opens the session's streams
         return client
 
     def hammer(client: Client, deadline: float) -> tuple[list[float], Counter, float]:
         latencies, failures = [], Counter()
         while (started := time.perf_counter()) < deadline:
             try:
-                client.predict(handle_file(image), api_name="/predict")
+                client.predict(sketch_value(inputs), api_name="/predict_sketch")
                 latencies.append(time.perf_counter() - started)
             except Exception as error:  # noqa: BLE001 - every kind of failure is counted and shown
                 failures[f"{type(error).__name__}: {str(error)[:100]}"] += 1
@@ -269,10 +289,11 @@ def under_load(server: Server, image: Path, seconds: float) -> Load:
     with ThreadPoolExecutor(CLIENTS) as pool:
         clients = list(pool.map(ready, range(CLIENTS)))
         try:
-            server_cpu, client_cpu = cpu_seconds(server.pid), cpu_seconds(os.getpid())
+            server_cpu, client_cpu = cpu_seconds(server.pid), cpu_seconds(os.getpid(), descendants=False)
             started = time.perf_counter()
             results = list(pool.map(hammer, clients, [started + seconds] * CLIENTS))
-            server_cpu, client_cpu = cpu_seconds(server.pid) - server_cpu, cpu_seconds(os.getpid()) - client_cpu
+            server_cpu = cpu_seconds(server.pid) - server_cpu
+            client_cpu = cpu_seconds(os.getpid(), descendants=False) - client_cpu
         finally:
             for client in clients:
                 client.close()
@@ -285,23 +306,37 @@ def under_load(server: Server, image: Path, seconds: float) -> Load:
     )
 
 
+def interleaved_loads(servers: dict[str, Server], inputs: Inputs, seconds: float, rounds: int) -> dict[str, Load]:
+    """Each server under load for `seconds` in all, in `rounds` turns taken alternately (first one
+    server first, then the other), so that a machine whose speed drifts, as a shared VM's does by
+    tens of percent within minutes, slows all of them alike."""
+    parts: dict[str, list[Load]] = {name: [] for name in servers}
+    for turn in range(rounds):
+        for name in list(servers)[:: 1 if turn % 2 == 0 else -1]:
+            parts[name].append(under_load(servers[name], inputs, seconds / rounds))
+    return {name: Load.merged(loads) for name, loads in parts.items()}
+
+
 # --------------------------------------------------------------------------------------------
 # The no-op twin
 
 
 class ConstantClassifier:
-    """Stands in for `Classifier`: the same kind of answer, no preprocessing, no model."""
+    """Stands in for `Classifier`: no preprocessing, no model, and always the app's answer to the
+    benchmark's drawing (worked out once), so that Gradio's share of the work, down to encoding
+    the preview, is the app's."""
 
-    ANSWER = Prediction(confidences={str(digit): 0.1 for digit in range(10)},
-                        preview=Image.new("L", (140, 140), 0))
+    def __init__(self) -> None:
+        self.answer = Classifier(load_model().model).predict(BROWSER_SKETCH)
 
     def predict(self, source: object) -> Prediction:
-        return self.ANSWER
+        return self.answer
 
 
 def serve_noop(port: int) -> None:
     """The app's own `build_demo` (components, events, queue) around a constant classifier."""
-    demo = build_demo(ConstantClassifier(), "no-op benchmark twin", None)  # type: ignore[arg-type]
+    demo = build_demo(ConstantClassifier(), "no-op benchmark twin", None,  # type: ignore[arg-type]
+                      concurrency=concurrency(default_workers()))  # as app.py's default
     serve(demo, "127.0.0.1", port)
 
 
@@ -310,17 +345,19 @@ def serve_noop(port: int) -> None:
 
 def report(
     local: dict[str, list[float]], remote: dict[str, list[float]],
-    servers: dict[str, Server], loads: dict[str, Load], memory: dict[str, tuple[int, int]],
+    servers: dict[str, Server], loads: dict[str, Load], memory: dict[str, Memory],
 ) -> None:
     print_latencies(local, remote)
     print()
     print_loads(loads)
     print()
-    print(f"{'process':48} {'start-up s':>10} {'RSS MiB':>9} {'peak MiB':>9}")
+    print(f"{'server':48} {'start-up s':>10} {'processes':>9} {'PSS MiB':>8} {'peak RSS MiB':>12}")
     for name, server in servers.items():
-        rss, peak = memory[name]
-        print(f"{name:48} {server.startup_s:10.1f} {rss / 1024:9.0f} {peak / 1024:9.0f}")
-    print("(start-up: launch to the first answered /predict; RSS: VmRSS after the load, peak: VmHWM)")
+        used = memory[name]
+        print(f"{name:48} {server.startup_s:10.1f} {used.processes:9} {used.pss_kib / 1024:8.0f} "
+              f"{used.peak_rss_kib / 1024:12.0f}")
+    print("(start-up: launch to the first answered /predict; PSS: all the server's processes after the load, "
+          "shared pages counted once; peak RSS: the server process's own)")
 
 
 def print_latencies(local: dict[str, list[float]], remote: dict[str, list[float]]) -> None:
@@ -335,7 +372,7 @@ def print_latencies(local: dict[str, list[float]], remote: dict[str, list[float]
 
 
 def print_loads(loads: dict[str, Load]) -> None:
-    print(f"{f'/predict 800x800 PNG, {CLIENTS} clients':48} {'req/s':>9} {'ok':>6} {'failed':>6} "
+    print(f"{f'/predict_sketch 800x800 PNG, {CLIENTS} clients':48} {'req/s':>9} {'ok':>6} {'failed':>6} "
           f"{'p50 ms':>8} {'p99 ms':>8} {'server CPU':>10} {'client CPU':>10} {'cores':>6}")
     for name, load in loads.items():
         p50, p99 = percentiles_ms(load.latencies) if load.latencies else (float("nan"),) * 2
@@ -350,30 +387,29 @@ def print_loads(loads: dict[str, Load]) -> None:
     cpu_ratio = noop.cpu_ms_per_request(noop.server_cpu_s) / app.cpu_ms_per_request(app.server_cpu_s)
     print(f"{'app / no-op':48} {ratio:9.0%}  goal >= {THROUGHPUT_GOAL:.0%}: "
           f"{'met' if ratio >= THROUGHPUT_GOAL else 'MISSED'}; by server CPU per request: {cpu_ratio:.0%}")
-    print(f"(CPU per request of the server and of this process's clients; cores: both together, "
-          f"of the {os.cpu_count()} here)")
+    print(f"(CPU per request of the server, all its processes, and of this process's clients; cores: "
+          f"both together, of the {os.cpu_count()} here)")
     for name, load in loads.items():
         for message, count in load.failures.most_common(5):
             print(f"  {name} failure x{count}: {message}")
 
 
-def run(data_dir: Path, seconds: float, runs: int) -> None:
+def run(data_dir: Path, seconds: float, rounds: int, runs: int) -> None:
     torch.set_num_threads(1)  # as app.py does
     print(f"machine: {machine()}")
-    with tempfile.TemporaryDirectory(prefix="app-latency-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="app-latency-") as tmp, ExitStack() as servers_running:
         folder = Path(tmp)
         inputs = make_inputs(data_dir, folder)
         local = in_process(inputs, runs)
         commands = {"app": ["app.py"], "no-op twin": ["-m", "benchmarks.app_latency", "--serve-noop"]}
-        servers, loads, memory, remote = {}, {}, {}, {}
-        for name, command in commands.items():
+        servers = {}
+        for name, command in commands.items():  # one after the other, so start-up times compare
             (folder / name).mkdir()
-            with serving(command, inputs.mnist_png, folder / name) as server:
-                servers[name] = server
-                if name == "app":
-                    remote = end_to_end(server.url, inputs, max(10, runs // 4))
-                loads[name] = under_load(server, inputs.sketch_png, seconds)
-                memory[name] = (proc_status_kib(server.pid, "VmRSS"), proc_status_kib(server.pid, "VmHWM"))
+            servers[name] = servers_running.enter_context(serving(command, inputs.mnist_png, folder / name))
+        remote = end_to_end(servers["app"].url, inputs, max(10, runs // 4))
+        loads = interleaved_loads(servers, inputs, seconds, rounds)
+        memory = {name: Memory(len(process_tree(server.pid)), pss_kib(server.pid),
+                               proc_status_kib(server.pid, "VmHWM")) for name, server in servers.items()}
     print()
     report(local, remote, servers, loads, memory)
 
@@ -381,7 +417,9 @@ def run(data_dir: Path, seconds: float, runs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=default_data_dir())
-    parser.add_argument("--seconds", type=float, default=20.0, help="length of each load test (default 20)")
+    parser.add_argument("--seconds", type=float, default=20.0,
+                        help="load test length per server (default 20), in --rounds turns")
+    parser.add_argument("--rounds", type=int, default=4, help="turns of load per server, taken alternately (default 4)")
     parser.add_argument("--runs", type=int, help="in-process runs per input (default 10 per load second)")
     parser.add_argument("--serve-noop", action="store_true", help="only serve the no-op twin (needs --port)")
     parser.add_argument("--port", type=int, help="with --serve-noop")
@@ -391,7 +429,7 @@ def main() -> None:
             parser.error("--serve-noop needs --port")
         serve_noop(args.port)
     else:
-        run(args.data_dir, args.seconds, args.runs or max(20, round(10 * args.seconds)))
+        run(args.data_dir, args.seconds, args.rounds, args.runs or max(20, round(10 * args.seconds)))
 
 
 if __name__ == "__main__":

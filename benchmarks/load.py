@@ -14,9 +14,9 @@ load      `--clients` users (64), each its own `gradio_client.Client` in its own
           against the digit's label, and one answer per image however often it is sent (requests
           mixed up under concurrency would break either).
 soak      a steady `--rate` (10 requests/s) for `--minutes` (10), paced by the clock whatever the
-          latency, while the app's resident memory (VmRSS) and the files under its cache folder
-          are sampled every few seconds. Goals: memory at the end within 10% of memory after the
-          first minute (no leak from the queue, sessions or caches), and no cached file older
+          latency, while the app's memory (PSS of the server and its workers) and the files under
+          its cache folder are sampled every few seconds. Goals: memory at the end within 10% of
+          memory after the first minute (no leak from the queue, sessions or caches), and no cached file older
           than the app's sweep allows, so the file count levels off. Always starts its own app:
           it watches that process and its folder.
 overload  `--flood` clients (2x what the queue and the workers hold) send a 12-megapixel photo,
@@ -65,10 +65,11 @@ import numpy as np
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from app import CACHE_MAX_AGE_S, CACHE_SWEEP_S, MAX_QUEUE, MODEL_ENV
-from benchmarks.processes import stop
+from app import CACHE_MAX_AGE_S, CACHE_SWEEP_S, MAX_QUEUE, MODEL_ENV, concurrency
+from benchmarks.processes import pss_kib, stop
 from benchmarks.user_images import make_user_image
 from mnist_model.data import default_data_dir, load_mnist
+from mnist_model.pool import default_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 # for the app process only: no telemetry, no Hub; the shipped weights
@@ -80,7 +81,7 @@ PHOTO_SIZE = (3000, 4000)  # the overload's input: a 12-megapixel phone photo
 RETRY_PAUSE_S = 0.05  # a refused flood client asks again this soon
 RECOVERY_TIMEOUT_S = 60.0  # overload: the app must answer again within this after the flood
 SAMPLE_EVERY_S = 5.0  # the soak's memory and cache sampling period
-MEMORY_GOAL = 0.10  # soak: RSS at the end within 10% of RSS after the first minute
+MEMORY_GOAL = 0.10  # soak: memory at the end within 10% of memory after the first minute
 # gradio_client makes a TLS context, loading the CA bundle (~25 ms of CPU), for every HTTP call,
 # even to http://; one shared context keeps 64 clients in one process from being the bottleneck.
 SHARED_TLS = ssl.create_default_context()
@@ -134,7 +135,7 @@ class Snapshot:
     seconds: float  # since the soak began
     requests: int  # answered or failed so far
     failures: int
-    rss_kib: int
+    memory_kib: int  # PSS of the app and its worker processes
     files: int  # under the app's cache folder
     bytes: int
     folders: int
@@ -391,19 +392,12 @@ def snapshot(pid: int, cache: Path, own: set[str], seconds: float, outcomes: lis
             oldest = min(oldest, stat.st_ctime)
     folders = sum(len(dirnames) for _, dirnames, _ in os.walk(cache))
     done = list(outcomes)
-    return Snapshot(seconds, len(done), sum(o.error is not None for o in done), rss_kib(pid),
+    return Snapshot(seconds, len(done), sum(o.error is not None for o in done), pss_kib(pid),
                     files, size, folders, now - oldest)
 
 
 def cached_files(cache: Path) -> set[str]:
     return {os.path.join(parent, name) for parent, _, names in os.walk(cache) for name in names}
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for process {pid}")
 
 
 def run_overload(
@@ -466,9 +460,9 @@ def run_overload(
 
 
 def flood_size(max_queue: int) -> int:
-    """Clients enough to keep a queue of `max_queue` full: twice what it and the workers (one per
-    core, as app.py sets) hold."""
-    return 2 * (max_queue + (os.cpu_count() or 1))
+    """Clients enough to keep a queue of `max_queue` full: twice what it and the event in progress
+    (as many requests as app.py's default lets it handle at once) hold."""
+    return 2 * (max_queue + concurrency(default_workers()))
 
 
 def call_result(http: httpx.Client, api_name: str, event_id: str) -> str | None:
@@ -522,13 +516,13 @@ def summary_rows(summary: Summary) -> list[tuple[str, object]]:
 
 
 def report_soak(summary: Summary, snapshots: list[Snapshot], rate: float) -> None:
-    print(f"{'time':>6} {'requests':>9} {'failed':>7} {'RSS MiB':>8} {'files':>7} {'MiB':>6} {'folders':>8} {'oldest s':>9}")
+    print(f"{'time':>6} {'requests':>9} {'failed':>7} {'PSS MiB':>8} {'files':>7} {'MiB':>6} {'folders':>8} {'oldest s':>9}")
     minutes = (at(snapshots, 60 * minute) for minute in range(1, int(snapshots[-1].seconds // 60) + 1))
     for snap in dict.fromkeys([snapshots[0], *minutes, snapshots[-1]]):  # in order, once each
-        print(f"{snap.seconds / 60:5.1f}m {snap.requests:9} {snap.failures:7} {snap.rss_kib / 1024:8.0f} "
+        print(f"{snap.seconds / 60:5.1f}m {snap.requests:9} {snap.failures:7} {snap.memory_kib / 1024:8.0f} "
               f"{snap.files:7} {snap.bytes / 2**20:6.1f} {snap.folders:8} {snap.oldest_s:9.0f}")
     first_minute, end = at(snapshots, 60), snapshots[-1]
-    growth = end.rss_kib / first_minute.rss_kib - 1
+    growth = end.memory_kib / first_minute.memory_kib - 1
     allowed_age = CACHE_MAX_AGE_S + CACHE_SWEEP_S + SAMPLE_EVERY_S  # the app's sweep, plus sampling
     oldest = max(snap.oldest_s for snap in snapshots)  # of the files requests left
     peak = max(snapshots, key=lambda snap: snap.files)
@@ -538,7 +532,7 @@ def report_soak(summary: Summary, snapshots: list[Snapshot], rate: float) -> Non
     table([
         *summary_rows(summary),
         ("rate asked", f"{rate:g} requests/s"),
-        ("RSS after 1 min / at end", (f"{first_minute.rss_kib / 1024:.0f} / {end.rss_kib / 1024:.0f} MiB ({growth:+.1%}); "
+        ("memory after 1 min / at end", (f"{first_minute.memory_kib / 1024:.0f} / {end.memory_kib / 1024:.0f} MiB ({growth:+.1%}); "
                                      f"goal within {MEMORY_GOAL:.0%}: {'met' if abs(growth) <= MEMORY_GOAL else 'MISSED'}")),
         ("cached files peak / at end", f"{peak.files} at {peak.seconds / 60:.1f} min / {end.files} ({end.bytes / 2**20:.1f} MiB)"),
         ("oldest file of a request", f"{oldest:.0f} s; goal <= {allowed_age:.0f} s: {cleaned}"),

@@ -16,7 +16,7 @@ from benchmarks import load
 from benchmarks.load import RunningApp, Sample
 
 QUEUE = 8
-CLIENTS = 8  # at most CLIENTS - workers requests wait: the queue never refuses them
+CLIENTS = 8  # never more waiting than a queue of QUEUE holds: it never refuses them
 SECONDS = 5.0
 QUICK_S = 2.0  # a refused request must be told so within this
 
