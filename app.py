@@ -26,6 +26,7 @@ from starlette.middleware import Middleware
 
 from mnist_model.hub import HubError
 from mnist_model.loader import load_model
+from mnist_model.memory import limit_malloc_arenas
 from mnist_model.pool import ClassifierPool, WorkerError, default_workers
 from mnist_model.predict import Classifier
 from mnist_model.preprocess import ImageError
@@ -35,7 +36,6 @@ from mnist_model.serving import (
     RequestBodyLimit,
     SketchFiles,
     delete_old_cache_files,
-    limit_malloc_arenas,
 )
 from mnist_model.weights import WeightsError
 

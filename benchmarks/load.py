@@ -588,7 +588,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="soak: requests per second (default 10)")
     parser.add_argument("--minutes", type=float, default=10.0, help="soak: duration (default 10)")
     parser.add_argument("--max-queue", type=int, default=MAX_QUEUE, help=f"the app's queue size (default {MAX_QUEUE})")
-    parser.add_argument("--flood", type=int, help="overload: clients (default 2x (queue + cores))")
+    parser.add_argument("--flood", type=int, help="overload: clients (default 2x (queue + requests an event handles at once))")
     args = parser.parse_args()
     if args.mode == "soak" and args.url:
         parser.error("the soak starts its own app: it reads that process's memory and cache folder")

@@ -1,17 +1,19 @@
 """Classification in worker processes, so that the server's threads only wait for answers.
 
 CPython runs one thread's Python code at a time (the GIL). In the app, Gradio's event loop needs
-~10 ms of it per request, and preprocessing, a few hundred numpy calls on small arrays, holds it
+10-14 ms of it per request, and preprocessing, a few hundred numpy calls on small arrays, holds it
 for most of its ~3 ms, so on threads the two take turns on one lock however many cores there are
-(two threads classifying run 1.06x as fast as one). A pool of processes, each with its own
+(two threads preprocessing run 1.06x as fast as one). A pool of processes, each with its own
 interpreter and its own copy of the model, classifies beside the server instead: on 2 cores the
-app answered 1.4x as many drawings per second (`python -m benchmarks.app_latency`).
+app answered 1.4x as many drawings per second, 86-90% of what Gradio alone manages against 63%
+(`python -m benchmarks.app_latency`, README).
 
 Workers come from a fork server that has imported the app once (the main module, which each
-worker would otherwise import again, and torch), so they start in a fraction of a second and share
-those pages. A worker that dies (a crashing decoder, the out-of-memory killer) takes only the pool
-down: the requests it held are retried once on a new pool, and fail with `WorkerError` if that one
-dies too. Workers ignore Ctrl+C (the server shuts them down) and exit if the server is killed.
+worker would otherwise import again, torch, gradio), so they start in a fraction of a second; each
+costs ~210 MiB (PSS) beside the server's ~490. A worker that dies (a crashing decoder, the
+out-of-memory killer) takes only the pool down: the requests it held are retried once on a new
+pool, and fail with `WorkerError` if that one dies too. Workers ignore Ctrl+C (the server shuts
+them down) and exit when the server is gone, however it ended.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import torch
 
+from .memory import limit_malloc_arenas
 from .predict import Classifier, Prediction
 from .preprocess import ImageSource
 
@@ -96,6 +99,7 @@ def _start_worker(model: torch.nn.Module) -> None:
     global _classifier
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the whole process group
     torch.set_num_threads(1)  # one process per core already
+    limit_malloc_arenas()  # workers decode the images: the server's reasons hold here too
     _classifier = Classifier(model)
     server = multiprocessing.parent_process()  # the server, even when the fork server forked us
     if server is not None:

@@ -3,17 +3,15 @@
 Gradio decodes every image before the app's function runs, applies its upload size cap to one
 route only, and (in 6.31) loses its cache sweep under concurrent traffic. The components and
 helpers here hand files to `mnist_model.preprocess` undecoded, so every input gets its checks and
-its one-sentence errors; cap every request body; keep the cache swept; and keep the server's
-memory flat under steady traffic. Only `app.py` imports this module: training never needs gradio.
+its one-sentence errors; cap every request body; and keep the cache swept. Only `app.py` imports
+this module: training never needs gradio.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import ctypes
 import os
-import sys
 import time
 from typing import Any
 
@@ -179,23 +177,3 @@ class RequestBodyLimit:
 
 class _BodyTooLarge(Exception):
     pass
-
-
-def limit_malloc_arenas(arenas: int = 2, mmap_threshold: int = 1 << 20) -> None:
-    """Keep the server's memory flat: few glibc malloc arenas, big blocks mapped (Linux only).
-
-    glibc gives threads their own arenas, up to 8 per core, and the images that Gradio's worker
-    threads decode leave each arena holding freed memory it rarely returns: under a steady 10
-    requests/s the app grew 10% in 5 minutes with the defaults, 0% in 4 with 2 arenas (`python -m
-    benchmarks.load soak`). Blocks of `mmap_threshold` bytes or more get their own mapping, given
-    back on release: otherwise glibc raises that threshold after each big free, and one 40-megapixel
-    upload would leave its ~300 MB in the arenas for good. Call before the server starts threads.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None)
-        libc.mallopt(-8, arenas)  # M_ARENA_MAX
-        libc.mallopt(-3, mmap_threshold)  # M_MMAP_THRESHOLD (fixed: no longer raised dynamically)
-    except (OSError, AttributeError):  # not glibc (musl has no arenas to limit)
-        pass
