@@ -47,7 +47,7 @@ MAX_QUEUE_ENV = "MNIST_MAX_QUEUE"
 # 1, 2 and 4 on 2 cores (python -m benchmarks.app_latency); classifying in the server's threads: 63%.
 REQUESTS_PER_WORKER = 4
 # Requests allowed to wait for a worker. One more is refused at once with "Queue is full! Please
-# try again." rather than left waiting: 64 is ~3 s of work on 2 cores (README, app latency).
+# try again." rather than left waiting: 64 drawings are ~1.5 s of work on 2 cores (README, app latency).
 MAX_QUEUE = 64
 # Uploads and previews are cached as files, a new one per stroke and per upload. Each is needed
 # for seconds (the browser fetches the preview right after the answer), so they are swept every
@@ -149,12 +149,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", default=os.environ.get(MODEL_ENV),
                         help=f"weights: a folder or OWNER/NAME[@REVISION] (default: ${MODEL_ENV} or weights/)")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--port", type=int, default=os.environ.get("GRADIO_SERVER_PORT", "7860"))
     parser.add_argument("--share", action="store_true", help="also serve through a public gradio.live link")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get(WORKERS_ENV, default_workers())),
+    parser.add_argument("--workers", type=int, default=os.environ.get(WORKERS_ENV, str(default_workers())),
                         help=f"processes that classify; 0: in the server's own threads "
                              f"(default: ${WORKERS_ENV} or one per core, at most 4: {default_workers()} here)")
-    parser.add_argument("--max-queue", type=int, default=int(os.environ.get(MAX_QUEUE_ENV, MAX_QUEUE)),
+    parser.add_argument("--max-queue", type=int, default=os.environ.get(MAX_QUEUE_ENV, str(MAX_QUEUE)),
                         help=f"requests that may wait; more are refused at once (default: ${MAX_QUEUE_ENV} or {MAX_QUEUE})")
     args = parser.parse_args(argv)
     if args.workers < 0:
@@ -165,6 +165,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    limit_malloc_arenas()  # before any thread starts: the pool's, Gradio's
     torch.set_num_threads(1)
     try:
         loaded = load_model(args.model)
@@ -184,8 +185,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def serve(demo: gr.Blocks, host: str, port: int, share: bool = False) -> None:
-    """Serve `demo` within the app's limits: file and request sizes capped, memory kept flat."""
-    limit_malloc_arenas()
+    """Serve `demo` within the app's limits: file and request sizes capped."""
     demo.launch(server_name=host, server_port=port, share=share, max_file_size=MAX_FILE_SIZE,
                 app_kwargs={"middleware": [Middleware(RequestBodyLimit)]})
 

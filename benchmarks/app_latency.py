@@ -56,6 +56,7 @@ from benchmarks.processes import cpu_seconds, process_tree, pss_kib, stop  # noq
 from benchmarks.user_images import make_user_image  # noqa: E402
 from mnist_model.data import default_data_dir, load_mnist  # noqa: E402
 from mnist_model.loader import load_model  # noqa: E402
+from mnist_model.memory import limit_malloc_arenas  # noqa: E402
 from mnist_model.pool import default_workers  # noqa: E402
 from mnist_model.predict import Classifier, Prediction  # noqa: E402
 
@@ -335,6 +336,7 @@ class ConstantClassifier:
 
 def serve_noop(port: int) -> None:
     """The app's own `build_demo` (components, events, queue) around a constant classifier."""
+    limit_malloc_arenas()  # as app.py's main does
     demo = build_demo(ConstantClassifier(), "no-op benchmark twin", None,  # type: ignore[arg-type]
                       concurrency=concurrency(default_workers()))  # as app.py's default
     serve(demo, "127.0.0.1", port)

@@ -177,3 +177,17 @@ def test_ctrl_c_stops_the_app_and_its_workers_quietly(tagged_app: tuple[subproce
     assert wait_until_gone(tag, 10) == []
     output = log.read_text()
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
+
+
+def test_the_workers_option(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from app import REQUESTS_PER_WORKER, concurrency, parse_args
+
+    monkeypatch.setenv("MNIST_WORKERS", "3")
+    assert parse_args([]).workers == 3
+    assert parse_args(["--workers", "0"]).workers == 0
+    for bad, message in (("-1", "--workers must be 0 or more, not -1"), ("two", "invalid int value: 'two'")):
+        with pytest.raises(SystemExit):
+            parse_args(["--workers", bad])
+        assert message in capsys.readouterr().err
+    assert concurrency(2) == 2 * REQUESTS_PER_WORKER
+    assert concurrency(0) == (os.cpu_count() or 1)  # in the server's threads: one per core
