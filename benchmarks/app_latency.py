@@ -8,13 +8,14 @@ PNG, an 800x800 Sketchpad drawing and a 3000x4000 phone photo; the latency of `/
 concurrent clients sending drawings to `/predict_sketch`, against the app and against a no-op
 twin (the app's own `build_demo`, same components and queue, whose classifier returns a
 constant: the app's own answer to the drawing, worked out once), whose ratio is what
-preprocessing and the model cost on top of Gradio's own work; the time from launching `app.py`
-to its first answer; and the app's resident memory after the load.
+preprocessing and the model cost on top of Gradio's own work (the two servers run side by side
+and take their turns of load alternately); the time from launching `app.py` to its first
+answer; and the memory of the app's processes (server and workers) after the load.
 
 The drawing is the one a real Chromium sent to the app's Sketchpad (`benchmarks/browser_sketch.py`
 recorded it): a browser's PNG, not one of Pillow's, since the encoder decides how long decoding takes.
 
-    python -m benchmarks.app_latency [--data-dir DIR]   # ~2 minutes
+    python -m benchmarks.app_latency [--data-dir DIR]   # ~3 minutes
     python -m benchmarks.app_latency --seconds 5         # quick look: shorter load, fewer runs
 
 All traffic stays on 127.0.0.1; both servers are subprocesses, stopped however the run ends,
