@@ -11,15 +11,18 @@ import ctypes
 import sys
 
 
-def limit_malloc_arenas(arenas: int = 2, mmap_threshold: int = 1 << 20) -> None:
+def limit_malloc_arenas(arenas: int = 2, mmap_threshold: int = 4 << 20) -> None:
     """Few glibc malloc arenas, and blocks of `mmap_threshold` bytes or more mapped (Linux only).
 
     glibc gives threads their own arenas, up to 8 per core, and the images that Gradio's worker
     threads decoded left each arena holding freed memory it rarely returns: under a steady 10
     requests/s the app (classifying in its threads then, as `--workers 0` does now) grew 10% in
-    5 minutes with the defaults, 0% in 4 with 2 arenas (`python -m benchmarks.load soak`). Blocks of `mmap_threshold` bytes or more get their own mapping, given
-    back on release: otherwise glibc raises that threshold after each big free, and one 40-megapixel
-    upload would leave its ~300 MB in the arenas for good. Call before the process starts threads.
+    5 minutes with the defaults, 0% in 4 with 2 arenas (`python -m benchmarks.load soak`). Blocks
+    of `mmap_threshold` bytes or more get their own mapping, given back on release: otherwise glibc
+    raises that threshold after each big free, and one 40-megapixel upload would leave its ~300 MB
+    in the arenas for good. Smaller blocks are reused: at 1 MiB, the threshold first chosen, each
+    800x800 drawing (2.5 MB of RGBA) was mapped afresh, 626 page faults and ~2 ms of a worker's 9.
+    Call before the process starts threads.
     """
     if not sys.platform.startswith("linux"):
         return
