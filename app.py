@@ -134,11 +134,11 @@ def build_demo(
         clear.click(lambda: (None, None, BLANK_MESSAGE, None, None), None,
                     [sketch, upload, label, probabilities, preview], api_visibility="private")
     # More requests wait in the queue, up to `max_queue`; the next ones are refused.
-    demo.queue(default_concurrency_limit=concurrency or os.cpu_count() or 1, max_size=max_queue)
+    demo.queue(default_concurrency_limit=concurrency or default_concurrency(0), max_size=max_queue)
     return demo
 
 
-def concurrency(workers: int) -> int:
+def default_concurrency(workers: int) -> int:
     """Requests each classifying event handles at once: `REQUESTS_PER_WORKER` per worker process,
     or one per core when the server classifies in its own threads (`workers` 0)."""
     return workers * REQUESTS_PER_WORKER if workers else os.cpu_count() or 1
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         classifier = ClassifierPool(loaded.model, args.workers)
         classifier.warm_up()
-    demo = build_demo(classifier, loaded.source, loaded.metrics, args.max_queue, concurrency(args.workers))
+    demo = build_demo(classifier, loaded.source, loaded.metrics, args.max_queue, default_concurrency(args.workers))
     try:
         serve(demo, args.host, args.port, share=args.share)
     finally:

@@ -52,7 +52,7 @@ import torch  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from app import build_demo, concurrency, serve  # noqa: E402
+from app import build_demo, default_concurrency, serve  # noqa: E402
 from benchmarks.processes import cpu_seconds, process_tree, pss_kib, stop  # noqa: E402
 from benchmarks.user_images import make_user_image  # noqa: E402
 from mnist_model.data import default_data_dir, load_mnist  # noqa: E402
@@ -339,7 +339,7 @@ def serve_noop(port: int) -> None:
     """The app's own `build_demo` (components, events, queue) around a constant classifier."""
     limit_malloc_arenas()  # as app.py's main does
     demo = build_demo(ConstantClassifier(), "no-op benchmark twin", None,  # type: ignore[arg-type]
-                      concurrency=concurrency(default_workers()))  # as app.py's default
+                      concurrency=default_concurrency(default_workers()))  # as app.py's
     serve(demo, "127.0.0.1", port)
 
 

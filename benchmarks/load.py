@@ -65,7 +65,7 @@ import numpy as np
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from app import CACHE_MAX_AGE_S, CACHE_SWEEP_S, MAX_QUEUE, MODEL_ENV, concurrency
+from app import CACHE_MAX_AGE_S, CACHE_SWEEP_S, MAX_QUEUE, MODEL_ENV, default_concurrency
 from benchmarks.processes import pss_kib, stop
 from benchmarks.user_images import make_user_image
 from mnist_model.data import default_data_dir, load_mnist
@@ -462,7 +462,7 @@ def run_overload(
 def flood_size(max_queue: int) -> int:
     """Clients enough to keep a queue of `max_queue` full: twice what it and the event in progress
     (as many requests as app.py's default lets it handle at once) hold."""
-    return 2 * (max_queue + concurrency(default_workers()))
+    return 2 * (max_queue + default_concurrency(default_workers()))
 
 
 def call_result(http: httpx.Client, api_name: str, event_id: str) -> str | None:

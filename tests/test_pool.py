@@ -180,7 +180,7 @@ def test_ctrl_c_stops_the_app_and_its_workers_quietly(tagged_app: tuple[subproce
 
 
 def test_the_workers_option(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from app import REQUESTS_PER_WORKER, concurrency, parse_args
+    from app import REQUESTS_PER_WORKER, default_concurrency, parse_args
 
     monkeypatch.setenv("MNIST_WORKERS", "3")
     assert parse_args([]).workers == 3
@@ -189,5 +189,5 @@ def test_the_workers_option(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
         with pytest.raises(SystemExit):
             parse_args(["--workers", bad])
         assert message in capsys.readouterr().err
-    assert concurrency(2) == 2 * REQUESTS_PER_WORKER
-    assert concurrency(0) == (os.cpu_count() or 1)  # in the server's threads: one per core
+    assert default_concurrency(2) == 2 * REQUESTS_PER_WORKER
+    assert default_concurrency(0) == (os.cpu_count() or 1)  # in the server's threads: one per core
