@@ -53,7 +53,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from app import build_demo, default_concurrency, serve  # noqa: E402
-from benchmarks.processes import cpu_seconds, process_tree, pss_kib, stop  # noqa: E402
+from benchmarks.processes import cpu_seconds, proc_status_kib, process_tree, pss_kib, stop  # noqa: E402
 from benchmarks.user_images import make_user_image  # noqa: E402
 from mnist_model.data import default_data_dir, load_mnist  # noqa: E402
 from mnist_model.loader import load_model  # noqa: E402
@@ -170,14 +170,6 @@ def machine() -> str:
                   if line.startswith("model name")), platform.processor() or "unknown CPU")
     return (f"{model}, {os.cpu_count()} cores; Python {platform.python_version()}, torch {torch.__version__}, "
             f"gradio {gradio.__version__}, gradio_client {gradio_client.__version__}")
-
-
-def proc_status_kib(pid: int, key: str) -> int:
-    """A memory line of /proc/<pid>/status (VmRSS, VmHWM), in KiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{key}:"):
-            return int(line.split()[1])
-    raise KeyError(key)
 
 
 def free_port() -> int:

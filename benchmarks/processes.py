@@ -21,6 +21,14 @@ def stop(process: subprocess.Popen, grace_s: float = 10) -> None:
         process.wait()
 
 
+def proc_status_kib(pid: int, key: str) -> int:
+    """A memory line of /proc/<pid>/status (VmRSS, VmHWM), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{key}:"):
+            return int(line.split()[1])
+    raise KeyError(key)
+
+
 def process_tree(pid: int) -> list[int]:
     """`pid` and its descendants (the app's fork server and workers)."""
     parents = {}

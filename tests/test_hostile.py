@@ -34,7 +34,7 @@ from hostile_inputs import (
     sketch_cases,
 )
 
-from benchmarks.processes import process_tree
+from benchmarks.processes import proc_status_kib, process_tree
 from mnist_model.loader import load_model
 from mnist_model.predict import Classifier
 from mnist_model.preprocess import ImageError
@@ -86,12 +86,9 @@ def in_process_label(classifier: Classifier, case: FileCase | SketchCase) -> str
 
 
 def memory(app: RunningApp) -> Memory:
-    resident, peaks = 0.0, {}
-    for pid in process_tree(app.process.pid):
-        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-        kilobytes = {line.split(":")[0]: int(line.split()[1]) for line in lines if line.startswith("Vm")}
-        resident, peaks[pid] = resident + kilobytes["VmRSS"] / 1024, kilobytes["VmHWM"] / 1024
-    return Memory(resident, peaks)
+    tree = process_tree(app.process.pid)
+    peaks = {pid: proc_status_kib(pid, "VmHWM") / 1024 for pid in tree}
+    return Memory(sum(proc_status_kib(pid, "VmRSS") for pid in tree) / 1024, peaks)
 
 
 def assert_memory_bounded(app: RunningApp, before: Memory) -> None:

@@ -444,12 +444,19 @@ def test_the_malicious_bin_really_runs_code_when_unpickled(tmp_path: Path) -> No
     assert marker.exists()
 
 
-def test_a_folder_with_only_a_pickle_is_refused_unread(tmp_path: Path) -> None:
-    """`pytorch_model.bin` + `config.json`, no `model.safetensors`: an error naming that file."""
+def folder_with_a_pickle(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """A model folder holding the shipped `config.json` and a malicious pickle named `name`; and
+    the marker file that the pickle creates if anything unpickles it."""
     folder, marker = tmp_path / "model", tmp_path / "unpickled"
     folder.mkdir()
     shutil.copy(REPO_ROOT / "weights" / "config.json", folder / "config.json")
-    write_malicious_bin(folder / "pytorch_model.bin", marker)
+    write_malicious_bin(folder / name, marker)
+    return folder, marker
+
+
+def test_a_folder_with_only_a_pickle_is_refused_unread(tmp_path: Path) -> None:
+    """`pytorch_model.bin` + `config.json`, no `model.safetensors`: an error naming that file."""
+    folder, marker = folder_with_a_pickle(tmp_path, "pytorch_model.bin")
     with pytest.raises(WeightsError, match=r"model\.safetensors is missing"):
         load_model_folder(folder)
     with pytest.raises(WeightsError, match=r"model\.safetensors is missing"):
@@ -471,10 +478,7 @@ def test_a_pickle_beside_valid_weights_is_ignored(tmp_path: Path) -> None:
 
 def test_a_pickle_named_model_safetensors_is_refused_unread(tmp_path: Path) -> None:
     """A pickle renamed to `model.safetensors` is not a safetensors file: refused, not unpickled."""
-    folder, marker = tmp_path / "model", tmp_path / "unpickled"
-    folder.mkdir()
-    shutil.copy(REPO_ROOT / "weights" / "config.json", folder / "config.json")
-    write_malicious_bin(folder / "model.safetensors", marker)
+    folder, marker = folder_with_a_pickle(tmp_path, "model.safetensors")
     with pytest.raises(WeightsError, match=r"model\.safetensors is not a valid safetensors file"):
         load_model_folder(folder)
     assert not marker.exists(), "the disguised pickle was unpickled"
