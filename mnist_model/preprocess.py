@@ -41,6 +41,8 @@ import numpy as np
 import torch
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from . import png
+
 MAX_PIXELS = 40_000_000  # images declaring more pixels are refused before they are decoded
 # The formats people send. Left out on purpose: icons (ICO, ICNS), which decode an embedded image
 # larger than their header declares, past MAX_PIXELS; JPEG 2000, seconds of CPU for a few KB;
@@ -161,6 +163,9 @@ def _decode(handle: BinaryIO, name: str) -> Image.Image:
                 if shrink < 0.5:
                     wanted = (math.ceil(image.width * shrink), math.ceil(image.height * shrink))
                     image.draft(image.mode, wanted)
+            fast = png.decode(handle, image)  # most PNGs, where libspng is installed
+            if fast is not None:
+                return _normalise_mode(fast)
             image.load()  # the first frame only; truncated or corrupt data fails here
             return _normalise_mode(_upright(image))
     except ImageError:
