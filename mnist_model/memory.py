@@ -12,7 +12,8 @@ import sys
 
 
 def limit_malloc_arenas(arenas: int = 2, mmap_threshold: int = 4 << 20) -> None:
-    """Few glibc malloc arenas, and blocks of `mmap_threshold` bytes or more mapped (Linux only).
+    """Few glibc malloc arenas, blocks of `mmap_threshold` bytes or more mapped, and the rest kept
+    (Linux only).
 
     glibc gives threads their own arenas, up to 8 per core, and the images that Gradio's worker
     threads decoded left each arena holding freed memory it rarely returns: under a steady 10
@@ -22,6 +23,11 @@ def limit_malloc_arenas(arenas: int = 2, mmap_threshold: int = 4 << 20) -> None:
     raises that threshold after each big free, and one 40-megapixel upload would leave its ~300 MB
     in the arenas for good. Smaller blocks are reused: at 1 MiB, the threshold first chosen, each
     800x800 drawing (2.5 MB of RGBA) was mapped afresh, 626 page faults and ~2 ms of a worker's 9.
+    The heap is trimmed only when `2 * mmap_threshold` bytes are free at its top, as glibc's own
+    rule would set it: with the default (128 KiB, kept once the threshold is fixed) a worker gave
+    the freed drawing back after every request and faulted it in again on the next, ~1,000 page
+    faults a drawing (`python -m benchmarks.app_latency`: the server and workers spent 29-30 ms of
+    CPU per drawing under load with them, 24-25 without).
     Call before the process starts threads.
     """
     if not sys.platform.startswith("linux"):
@@ -30,5 +36,6 @@ def limit_malloc_arenas(arenas: int = 2, mmap_threshold: int = 4 << 20) -> None:
         libc = ctypes.CDLL(None)
         libc.mallopt(-8, arenas)  # M_ARENA_MAX
         libc.mallopt(-3, mmap_threshold)  # M_MMAP_THRESHOLD (fixed: no longer raised dynamically)
+        libc.mallopt(-1, 2 * mmap_threshold)  # M_TRIM_THRESHOLD, as glibc's dynamic rule would set it
     except (OSError, AttributeError):  # not glibc (musl has no arenas to limit)
         pass
