@@ -6,7 +6,7 @@ for most of its ~3 ms, so on threads the two take turns on one lock however many
 (two threads preprocessing run 1.06x as fast as one). A pool of processes, each with its own
 interpreter and its own copy of the model, classifies beside the server instead: on 2 cores the
 app answered 1.4x as many drawings per second, 87-90% of what Gradio alone manages against 63% in
-one run (68-90% over a session's runs, as the shared machine's speed changed; README).
+one run (63-90% over the runs of two sessions, as the shared machine's speed changed; README).
 
 Workers come from a fork server that has imported the app once (the main module, which each
 worker would otherwise import again, torch, gradio), so they start in a fraction of a second; each
