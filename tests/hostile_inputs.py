@@ -91,7 +91,7 @@ def png_declaring(width: int, height: int, extra: bytes = b"") -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunks + _png_chunk(b"IEND", b"")
 
 
-def _with_png_chunk(png: bytes, kind: bytes, data: bytes) -> bytes:
+def with_png_chunk(png: bytes, kind: bytes, data: bytes) -> bytes:
     """`png` with one more chunk right after its IHDR (8-byte signature + 25-byte IHDR)."""
     return png[:33] + _png_chunk(kind, data) + png[33:]
 
@@ -183,9 +183,9 @@ def _cmyk() -> Image.Image:
     return Image.merge("CMYK", [Image.new("L", (200, 200), 0)] * 3 + [Image.fromarray(black)])
 
 
-def _corrupt_png() -> bytes:
-    """A PNG whose pixel data (and so its CRC) has been overwritten in the middle."""
-    data = bytearray(encode(draw_digit(), "PNG"))
+def corrupt_png(image: Image.Image) -> bytes:
+    """`image` as a PNG whose pixel data (and so its CRC) has been overwritten in the middle."""
+    data = bytearray(encode(image, "PNG"))
     start = data.index(b"IDAT") + 20
     data[start : start + 64] = bytes(64)
     return bytes(data)
@@ -222,7 +222,7 @@ def file_cases() -> list[FileCase]:
         FileCase("truncated-jpeg", "cut.jpg", jpeg[: len(jpeg) // 2], "error", DAMAGED),
         FileCase("truncated-gif", "cut.gif", encode(seven, "GIF")[:200], "error", DAMAGED),
         FileCase("truncated-webp", "cut.webp", encode(seven, "WEBP")[:100], "error", DAMAGED),
-        FileCase("corrupt-png", "corrupt.png", _corrupt_png(), "error", DAMAGED),
+        FileCase("corrupt-png", "corrupt.png", corrupt_png(draw_digit()), "error", DAMAGED),
         # decompression bombs: a few hundred bytes declaring billions of pixels
         FileCase("bomb-png", "bomb.png", png_declaring(100_000, 100_000), "error", TOO_BIG),
         FileCase("bomb-png-wide", "wide.png", png_declaring(2_000_000_000, 1), "error", TOO_BIG),
@@ -256,7 +256,7 @@ def file_cases() -> list[FileCase]:
         FileCase("multi-page-tiff", "pages.tiff", encode(seven, "TIFF", **pages), "prediction"),
         FileCase("huge-exif-jpeg", "exif.jpg", _jpeg_with_exif(seven, _exif_block(65_000)), "prediction"),
         FileCase("garbage-exif-jpeg", "junk.jpg", _jpeg_with_exif(seven, b"\xff" * 60_000), "prediction"),
-        FileCase("huge-exif-png", "exif.png", _with_png_chunk(png, b"eXIf", _exif_block(4_000_000)), "prediction"),
+        FileCase("huge-exif-png", "exif.png", with_png_chunk(png, b"eXIf", _exif_block(4_000_000)), "prediction"),
         FileCase("png-named-jpg", "really-a-png.jpg", png, "prediction"),
         FileCase("bmp", "digit.bmp", encode(seven, "BMP"), "prediction"),
     ]

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import io
 import platform
-import struct
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import REPO_ROOT
+from hostile_inputs import corrupt_png, encode, with_png_chunk
 from PIL import Image
 
 from mnist_model import png
@@ -33,12 +32,6 @@ needs_pyspng = pytest.mark.skipif(png.pyspng is None, reason="pyspng has no whee
 def test_pyspng_is_installed_where_requirements_install_it() -> None:
     if HAS_WHEELS:
         assert png.pyspng is not None, "pip install -r requirements.txt installs pyspng on this platform"
-
-
-def encoded(image: Image.Image, **options: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG", **options)
-    return buffer.getvalue()
 
 
 def fast(data: bytes) -> Image.Image | None:
@@ -61,7 +54,7 @@ def noise(mode: str, size: tuple[int, int] = (97, 61), seed: int = 0) -> Image.I
 @pytest.mark.parametrize("mode", ["L", "RGB", "RGBA"])
 @pytest.mark.parametrize("level", [0, 1, 9])
 def test_pngs_libspng_reads_give_pillows_pixels(mode: str, level: int) -> None:
-    data = encoded(noise(mode), compress_level=level)
+    data = encode(noise(mode), "PNG", compress_level=level)
     decoded = fast(data)
     assert decoded is not None and decoded.mode == mode
     np.testing.assert_array_equal(np.asarray(decoded), pillow(data))
@@ -76,54 +69,40 @@ def test_real_pngs_give_pillows_pixels(path: Path) -> None:
     np.testing.assert_array_equal(np.asarray(decoded), pillow(data))
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def _with_chunk(data: bytes, kind: bytes, payload: bytes) -> bytes:
-    """`data` with one more chunk right after its IHDR (8-byte signature + 25-byte IHDR)."""
-    return data[:33] + _chunk(kind, payload) + data[33:]
-
-
 def _apng() -> bytes:
     frames = [noise("RGB", seed=seed) for seed in range(2)]
-    return encoded(frames[0], save_all=True, append_images=frames[1:])
-
-
-def _damaged() -> bytes:
-    data = bytearray(encoded(noise("RGB")))
-    start = data.index(b"IDAT") + 20
-    data[start : start + 64] = bytes(64)
-    return bytes(data)
+    return encode(frames[0], "PNG", save_all=True, append_images=frames[1:])
 
 
 LEFT_TO_PILLOW: dict[str, Image.Image | bytes] = {
     "16-bit grey": Image.fromarray(np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 16),
     "palette": noise("RGB").convert("P"),
     "grey with alpha": noise("RGBA").convert("LA"),
-    "colour key (tRNS)": encoded(noise("RGB"), transparency=(0, 0, 0)),
-    "EXIF chunk": _with_chunk(encoded(noise("RGB")), b"eXIf", b"MM\x00*\x00\x00\x00\x08\x00\x00"),
-    "EXIF in a text chunk": _with_chunk(encoded(noise("RGB")), b"tEXt", b"Raw profile type exif\x00\nexif\n0\n"),
+    "colour key (tRNS)": encode(noise("RGB"), "PNG", transparency=(0, 0, 0)),
+    "EXIF chunk": with_png_chunk(encode(noise("RGB"), "PNG"), b"eXIf", b"MM\x00*\x00\x00\x00\x08\x00\x00"),
+    "EXIF in a text chunk": with_png_chunk(
+        encode(noise("RGB"), "PNG"), b"tEXt", b"Raw profile type exif\x00\nexif\n0\n"
+    ),
     "animation (APNG)": _apng(),
-    "damaged pixel data": _damaged(),
+    "damaged pixel data": corrupt_png(noise("RGB")),
 }
 
 
 @pytest.mark.parametrize("name", list(LEFT_TO_PILLOW))
 def test_pngs_that_pillow_reads_differently_are_left_to_pillow(name: str) -> None:
     case = LEFT_TO_PILLOW[name]
-    data = case if isinstance(case, bytes) else encoded(case)
+    data = case if isinstance(case, bytes) else encode(case, "PNG")
     assert fast(data) is None
 
 
 def test_damaged_pngs_still_fail_with_pillows_sentence() -> None:
     with pytest.raises(ImageError, match=r"^The uploaded file is damaged or truncated and could not be decoded\.$"):
-        load_image(_damaged())
+        load_image(corrupt_png(noise("RGB")))
 
 
 @needs_pyspng
 def test_what_the_model_sees_does_not_depend_on_pyspng(monkeypatch: pytest.MonkeyPatch) -> None:
-    sources = [DRAWING, *EXAMPLES, encoded(noise("RGBA", (300, 200)))]
+    sources = [DRAWING, *EXAMPLES, encode(noise("RGBA", (300, 200)), "PNG")]
     with_libspng = [preprocess(source if isinstance(source, bytes) else str(source)) for source in sources]
     monkeypatch.setattr(png, "pyspng", None)  # Pillow decodes every PNG, as where there is no wheel
     for source, expected in zip(sources, with_libspng):
