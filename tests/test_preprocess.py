@@ -690,6 +690,53 @@ def test_a_directory_is_not_an_image(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------
+# The fast helpers give what the slow, obvious code gives
+
+
+def test_quantile_is_numpys_to_the_bit() -> None:
+    rng = np.random.default_rng(0)
+    for size in [1, 2, 3, 7, 10, 11, *rng.integers(12, 5000, size=200)]:
+        values = rng.random(int(size), dtype=np.float32) * rng.random()
+        values[: int(size) // 3] = values[0]  # ties
+        for q in (0.9, 0.5, 0.25, float(rng.random())):
+            assert preprocessing._quantile(values, q) == float(np.quantile(values, q)), (size, q)
+
+
+def _flood_labels(mask: np.ndarray) -> list[int]:
+    """8-connected components by breadth-first flood fill, numbered by their first cell."""
+    height, width = mask.shape
+    labels = np.full(mask.shape, -1)
+    count = 0
+    for start in zip(*np.nonzero(mask)):
+        if labels[start] >= 0:
+            continue
+        labels[start], queue = count, [start]
+        while queue:
+            y, x = queue.pop()
+            for ny in range(max(0, y - 1), min(height, y + 2)):
+                for nx in range(max(0, x - 1), min(width, x + 2)):
+                    if mask[ny, nx] and labels[ny, nx] < 0:
+                        labels[ny, nx] = count
+                        queue.append((ny, nx))
+        count += 1
+    return labels[mask].tolist()
+
+
+def test_connected_pieces_are_labelled_as_a_flood_fill_labels_them() -> None:
+    rng = np.random.default_rng(1)
+    spiral = np.zeros((21, 21), bool)  # one long winding piece: the most rounds to converge
+    for ring in range(0, 10, 2):
+        spiral[ring, ring : 21 - ring] = spiral[20 - ring, ring : 21 - ring] = True
+        spiral[ring : 21 - ring, ring] = spiral[ring + 2 : 21 - ring, 20 - ring] = True
+    masks = [spiral, np.zeros((5, 5), bool), np.ones((1, 1), bool), np.eye(9, dtype=bool)[::-1]]
+    masks += [rng.random(rng.integers(1, 64, size=2)) < rng.random() for _ in range(300)]
+    for mask in masks:
+        labels, count = preprocessing._label(mask)
+        expected = _flood_labels(mask)
+        assert labels.tolist() == expected and count == len(set(expected))
+
+
+# ------------------------------------------------------------------------------------------
 # Speed and the shipped model
 
 
