@@ -23,9 +23,12 @@ training, evaluation and the app can never disagree about the statistics used.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
@@ -103,6 +106,26 @@ class DigitNet(
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.layers((images - MNIST_MEAN) / MNIST_STD)
+
+
+def for_inference(model: DigitNet) -> DigitNet:
+    """A copy of `model` in eval mode, made to classify one image at a time fast on a CPU.
+
+    Each BatchNorm is folded into the convolution before it and dropout is left out (five and
+    one fewer layers to call), and the weights are stored channels-last, which sends the
+    convolutions to oneDNN instead of PyTorch's generic im2col path. The same function to within
+    float rounding (logits differ by ~1e-6); a forward pass of one image on the development
+    machine's CPU took 0.34 ms instead of 0.51.
+    """
+    model = copy.deepcopy(model).eval()
+    layers: list[nn.Module] = []
+    for layer in model.layers:
+        if isinstance(layer, nn.BatchNorm2d) and layers and isinstance(layers[-1], nn.Conv2d):
+            layers[-1] = fuse_conv_bn_eval(layers[-1], layer)
+        elif not isinstance(layer, nn.Dropout):
+            layers.append(layer)
+    model.layers = nn.Sequential(*layers)
+    return model.to(memory_format=torch.channels_last)
 
 
 def count_parameters(model: nn.Module) -> int:

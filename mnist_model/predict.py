@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
+from .model import DigitNet, for_inference
 from .preprocess import ImageSource, preprocess
 
 PREVIEW_SIZE = 140  # the 28x28 model input, shown enlarged 5x with nearest-neighbour
@@ -33,10 +34,11 @@ class Prediction:
 
 
 class Classifier:
-    """A model in eval mode plus the one preprocessing path; thread-safe for inference."""
+    """A model made ready for inference (`for_inference`) plus the one preprocessing path;
+    thread-safe for inference."""
 
-    def __init__(self, model: torch.nn.Module) -> None:
-        self.model = model.eval()
+    def __init__(self, model: DigitNet) -> None:
+        self.model = for_inference(model)
 
     @torch.inference_mode()
     def predict(self, source: ImageSource | None) -> Prediction:

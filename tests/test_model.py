@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
+from torch import nn
 
-from mnist_model.model import ARCHITECTURES, DigitNet, UnknownArchitectureError, count_parameters
+from mnist_model.data import load_mnist
+from mnist_model.loader import load_model
+from mnist_model.model import (
+    ARCHITECTURES,
+    DigitNet,
+    UnknownArchitectureError,
+    count_parameters,
+    for_inference,
+)
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
@@ -41,3 +52,27 @@ def test_mixin_round_trip_gives_identical_outputs(arch: str, tmp_path) -> None:
     images = torch.rand(8, 1, 28, 28)
     with torch.no_grad():
         assert torch.equal(model(images), loaded(images))
+
+
+def test_the_inference_form_of_the_shipped_model_reads_mnist_as_the_model_does(data_dir: Path) -> None:
+    model = load_model().model.eval()
+    fast = for_inference(model)
+    kinds = {type(layer) for layer in fast.modules()}
+    assert nn.BatchNorm2d not in kinds and nn.Dropout not in kinds  # folded, left out
+    assert any(isinstance(layer, nn.BatchNorm2d) for layer in model.modules())  # the original untouched
+    images = load_mnist(data_dir, train=False)[0][:, None].float() / 255
+    with torch.inference_mode():
+        expected, got = model(images), fast(images)
+        single = torch.cat([fast(image[None]) for image in images[:200]])  # as the app calls it
+    assert (got - expected).abs().max() < 1e-4
+    assert torch.equal(got.argmax(dim=1), expected.argmax(dim=1))
+    assert (single - expected[:200]).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_every_architecture_has_an_inference_form(arch: str) -> None:
+    torch.manual_seed(0)
+    model = DigitNet(arch).eval()
+    images = torch.rand(4, 1, 28, 28)
+    with torch.inference_mode():
+        assert torch.allclose(for_inference(model)(images), model(images), atol=1e-4)
