@@ -20,7 +20,8 @@ from conftest import REPO_ROOT, launch_app, within
 from gradio_client import Client, handle_file
 
 from mnist_model.loader import load_model
-from mnist_model.pool import ClassifierPool, WorkerError
+from benchmarks.processes import process_tree
+from mnist_model.pool import WORKER_NICENESS, ClassifierPool, WorkerError
 from mnist_model.predict import Classifier, Prediction
 from mnist_model.preprocess import ImageError
 
@@ -46,6 +47,21 @@ def assert_same(got: Prediction, expected: Prediction) -> None:
         assert got.confidences is None
     else:
         assert got.confidences == pytest.approx(expected.confidences, abs=1e-6)
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="process priorities are POSIX")
+def test_workers_run_at_a_lower_priority_than_the_server(classifier: Classifier) -> None:
+    before = set(process_tree(os.getpid()))
+    pool = ClassifierPool(classifier.model, workers=2)
+    try:
+        pool.warm_up()
+        started = set(process_tree(os.getpid())) - before  # the workers, a fork server if new
+        niceness = sorted(os.getpriority(os.PRIO_PROCESS, pid) for pid in started)
+    finally:
+        pool.close()
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    assert WORKER_NICENESS > 0
+    assert niceness.count(min(ours + WORKER_NICENESS, 19)) == 2, niceness
 
 
 def test_workers_answer_as_the_server_process_would(pool: ClassifierPool, classifier: Classifier) -> None:
