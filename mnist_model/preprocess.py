@@ -663,13 +663,13 @@ def _label(mask: np.ndarray) -> tuple[np.ndarray, int]:
     index = np.full((height + 2, width + 2), -1)  # each True cell's place in `cells`, framed
     index[1:-1, 1:-1][mask] = own
     ys, xs = np.divmod(cells, width)
-    offsets = np.arange(3)
+    offsets = np.arange(3)  # (9, cells): the places of each cell's 3x3 neighbourhood, or its own
     neighbours = index[(ys + offsets[:, None, None]), (xs + offsets[:, None])].reshape(9, -1)
     neighbours = np.where(neighbours >= 0, neighbours, own)
     label = own
     while True:
         lowest = label[neighbours].min(axis=0)
-        lowest = lowest[lowest[lowest]]
+        lowest = lowest[lowest[lowest]]  # two jumps
         if np.array_equal(lowest, label):
             break
         label = lowest
