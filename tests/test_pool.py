@@ -19,8 +19,8 @@ import pytest
 from conftest import REPO_ROOT, launch_app, within
 from gradio_client import Client, handle_file
 
-from mnist_model.loader import load_model
 from benchmarks.processes import process_tree
+from mnist_model.loader import load_model
 from mnist_model.pool import WORKER_NICENESS, ClassifierPool, WorkerError
 from mnist_model.predict import Classifier, Prediction
 from mnist_model.preprocess import ImageError

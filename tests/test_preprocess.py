@@ -703,7 +703,7 @@ def test_quantile_is_numpys_to_the_bit() -> None:
 
 
 def _flood_labels(mask: np.ndarray) -> list[int]:
-    """8-connected components by breadth-first flood fill, numbered by their first cell."""
+    """8-connected components by a plain flood fill, numbered by their first cell."""
     height, width = mask.shape
     labels = np.full(mask.shape, -1)
     count = 0
