@@ -1,20 +1,18 @@
 """The digit classifiers: one `nn.Module` class, three architectures.
 
-`DigitNet(arch="slim")` is the project's model: a small BatchNorm CNN (five convolutions, 76k
-parameters) whose strided 5x5 stem brings the image to 14x14 at once, so that every later
-convolution runs on few pixels. It is built to train fast on a CPU (10x the tutorial's
-throughput on 2 cores) and still reach >99.6% on the MNIST test set.
+`DigitNet(arch="slim")` is the project's model: a small BatchNorm CNN (five convolutions)
+whose strided 5x5 stem brings the image to 14x14 at once, so that every later convolution runs
+on few pixels: it trains fast even on a CPU.
 
-`DigitNet(arch="compact")` is the same design at twice the width (290k parameters, the default
-before "slim"): as accurate, 2.7x slower to train on a CPU. (A three-convolution version trained
-2.3x faster than "compact" but topped out at 99.54-99.58%.)
+`DigitNet(arch="compact")` is the same design at twice the width: as accurate, slower to train.
 
 `DigitNet(arch="seed")` is the tutorial's network (three unpadded 3x3 convolutions and one big
-linear layer), kept so that the benchmark can show what the design buys.
+linear layer), kept so that the benchmarks can show what the design buys.
 
-The class inherits `PyTorchModelHubMixin`, so `save_pretrained` / `from_pretrained` /
-`push_to_hub` write and read `model.safetensors` plus a `config.json` holding the `__init__`
-keyword arguments (here only `arch`).
+The class inherits `PyTorchModelHubMixin`, so `save_pretrained` / `push_to_hub` write
+`model.safetensors` plus a `config.json` holding the `__init__` keyword arguments (here only
+`arch`). Load weights with `mnist_model.load_model`, which reads safetensors only and checks
+every file; the mixin's `from_pretrained` is kept from ever unpickling too.
 
 Inputs are float tensors of shape (N, 1, 28, 28) in [0, 1], white ink on black, as
 `torchvision.transforms.ToTensor` gives them for MNIST. The model normalises them itself, so
@@ -38,6 +36,10 @@ DEFAULT_ARCH = "slim"
 
 class UnknownArchitectureError(ValueError):
     """Raised for an `arch` name that `DigitNet` does not know."""
+
+
+class UnpickledWeightsError(ValueError):
+    """Raised instead of unpickling weights (`pytorch_model.bin`): pickles can run code."""
 
 
 def _conv_bn_relu(c_in: int, c_out: int, kernel: int = 3, stride: int = 1) -> list[nn.Module]:
@@ -107,6 +109,13 @@ class DigitNet(
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.layers((images - MNIST_MEAN) / MNIST_STD)
 
+    @classmethod
+    def _load_as_pickle(cls, model: DigitNet, model_file: str, map_location: str, strict: bool) -> DigitNet:
+        """The mixin's fall-back for a Hub repo without safetensors: refused, never unpickled."""
+        raise UnpickledWeightsError(
+            f"{model_file} is a pickle; DigitNet reads weights from model.safetensors only"
+        )
+
 
 def for_inference(model: DigitNet) -> DigitNet:
     """A copy of `model` in eval mode, made to classify one image at a time fast on a CPU.
@@ -114,8 +123,7 @@ def for_inference(model: DigitNet) -> DigitNet:
     Each BatchNorm is folded into the convolution before it and dropout is left out (five and
     one fewer layers to call), and the weights are stored channels-last, which sends the
     convolutions to oneDNN instead of PyTorch's generic im2col path. The same function to within
-    float rounding (logits differ by ~1e-6); a forward pass of one image on the development
-    machine's CPU took 0.34 ms instead of 0.51.
+    float rounding (tests/test_model.py bounds the difference on the MNIST test set).
     """
     model = copy.deepcopy(model).eval()
     layers: list[nn.Module] = []

