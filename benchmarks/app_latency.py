@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import socket
 import ssl
 import subprocess
 import sys
@@ -55,13 +54,14 @@ from gradio_client import Client, handle_file  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from app import build_demo, default_concurrency, serve  # noqa: E402
-from benchmarks.processes import cpu_seconds, proc_status_kib, process_tree, pss_kib, stop  # noqa: E402
-from benchmarks.user_images import make_user_image  # noqa: E402
 from mnist_model.data import default_data_dir, load_mnist  # noqa: E402
 from mnist_model.loader import load_model  # noqa: E402
 from mnist_model.memory import limit_malloc_arenas  # noqa: E402
 from mnist_model.pool import default_workers  # noqa: E402
 from mnist_model.predict import Classifier, Prediction  # noqa: E402
+from testkit.app import free_port  # noqa: E402
+from testkit.processes import cpu_seconds, proc_status_kib, process_tree, pss_kib, stop  # noqa: E402
+from testkit.user_images import make_user_image  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BROWSER_SKETCH = ROOT / "benchmarks" / "inputs" / "sketch_chromium_800x800.png"  # a 7
@@ -172,12 +172,6 @@ def machine() -> str:
                   if line.startswith("model name")), platform.processor() or "unknown CPU")
     return (f"{model}, {os.cpu_count()} cores; Python {platform.python_version()}, torch {torch.__version__}, "
             f"gradio {gradio.__version__}, gradio_client {gradio_client.__version__}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def connect(url: str, stock: bool = False) -> Client:

@@ -4,7 +4,7 @@
     python -m benchmarks.fuzz_preprocess                  # 3 minutes, then libFuzzer's stats
     python -m benchmarks.fuzz_preprocess -max_total_time=600 -jobs=2 -workers=2
 
-The hostile corpus (`tests/hostile_inputs.py`) holds the cases someone thought of; a fuzzer
+The hostile corpus (`testkit/hostile_inputs.py`) holds the cases someone thought of; a fuzzer
 mutates them, and valid digits in every format the app reads, byte by byte, keeping each mutation
 that reaches new code in PIL's Python decoders or in `mnist_model.preprocess` (atheris
 instruments both), so it finds the inputs nobody thought of. An input whose first byte is even
@@ -43,7 +43,8 @@ with atheris.instrument_imports(include=["PIL", "mnist_model.preprocess"]):
     Image.init()  # imports every format plugin now, while imports are instrumented
 
 from mnist_model.loader import load_model
-from tests.hostile_inputs import draw_digit, encode, file_cases
+from testkit.hostile_inputs import draw_digit, file_cases
+from testkit.user_images import encode
 
 MAX_SEED_BYTES = 100_000  # larger seeds slow every mutation down; the corpus tests cover them
 RAW_MODES = ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16", "I", "F"]

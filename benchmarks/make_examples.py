@@ -2,7 +2,7 @@
 
     python -m benchmarks.make_examples [--data-dir DIR]
 
-Each sample is one MNIST test digit turned by `benchmarks.user_images` into something a person
+Each sample is one MNIST test digit turned by `testkit.user_images` into something a person
 would really send (a drawing, a coloured pen, a photo of paper...), so the examples show the
 preprocessing at work rather than MNIST's own tidy 28x28 images. Deterministic: rerunning it
 rewrites the same files.
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from benchmarks.user_images import make_user_image
 from mnist_model.data import default_data_dir, load_mnist
+from testkit.user_images import make_user_image
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 # (index in the MNIST test set, kind of image); the indices give the digits 7, 2, 1, 0, 4, 9

@@ -2,7 +2,7 @@
 
 MNIST test accuracy says little about a digit app: published demos reach ~99% there and 18-40% on
 what people draw or upload, because they only resize the canvas. Here every MNIST test digit is
-first turned into a realistic user image (`benchmarks/user_images.py`: Sketchpad canvases and
+first turned into a realistic user image (`testkit/user_images.py`: Sketchpad canvases and
 layers, transparent PNGs, coloured / thin / thick pens, white on black, small off-centre digits,
 phone photos), then run through `mnist_model.preprocess.preprocess` and the shipped model.
 
@@ -12,138 +12,27 @@ phone photos), then run through `mnist_model.preprocess.preprocess` and the ship
 
 Two baselines on the very same digits: "raw MNIST" (the 28x28 test tensor itself, i.e. the
 reference) and "naive resize" (what most demos do: `convert("L")`, invert dark-on-light input,
-resize to 28x28). A blank verdict from `preprocess` counts as an error.
+resize to 28x28). A blank verdict from `preprocess` counts as an error. The loop is
+`testkit.accuracy`'s, which `tests/test_user_images.py` runs on fewer digits.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
-from benchmarks.user_images import KINDS, make_user_image
 from mnist_model.data import default_data_dir, load_mnist
+from testkit.accuracy import KindResult, classify, kind_rng, pick_digits, run_kind
+from testkit.user_images import KINDS
 
 GOAL_OVERALL = 0.985
 GOAL_PER_KIND = 0.97
-LIGHT_ON_DARK_KINDS = frozenset({"white_on_black"})  # the naive baseline does not invert these
-
-
-@dataclass
-class Failure:
-    index: int  # in the MNIST test set
-    label: int
-    predicted: int | None  # None: preprocess called it blank, or raised
-    error: str | None = None
-
-
-@dataclass
-class KindResult:
-    kind: str
-    n: int = 0
-    correct: int = 0
-    blank: int = 0
-    errors: int = 0  # preprocess raised
-    naive_correct: int = 0
-    raw_correct: int = 0
-    generate_s: float = 0.0
-    preprocess_s: float = 0.0
-    model_s: float = 0.0
-    failures: list[Failure] = field(default_factory=list)
-
-    @property
-    def accuracy(self) -> float:
-        return self.correct / max(1, self.n)
-
-
-def pick_digits(n_test: int, kinds: Sequence[str], per_kind: int, seed: int) -> dict[str, np.ndarray]:
-    """Disjoint test indices for each kind (they wrap around once all 10,000 are used)."""
-    order = np.random.default_rng(seed).permutation(n_test)
-    return {kind: order[(i * per_kind + np.arange(per_kind)) % n_test] for i, kind in enumerate(kinds)}
-
-
-def kind_rng(seed: int, kind: str) -> np.random.Generator:
-    """One generator per (seed, kind): a kind's images do not depend on which other kinds run."""
-    return np.random.default_rng([seed, KINDS.index(kind)])
-
-
-def naive_resize(image: Image.Image | dict[str, Any], kind: str) -> torch.Tensor:
-    """What most MNIST demos do with their input: grey, invert dark-on-light, squash to 28x28.
-
-    A Sketchpad dict gives its "composite", or its first layer when there is none.
-    """
-    if isinstance(image, dict):
-        image = image["composite"] if image["composite"] is not None else image["layers"][0]
-    grey = image.convert("L")
-    if kind not in LIGHT_ON_DARK_KINDS:
-        grey = ImageOps.invert(grey)
-    pixels = np.asarray(grey.resize((28, 28)), dtype=np.float32) / 255.0
-    return torch.from_numpy(pixels)[None]
-
-
-def _predict(model: torch.nn.Module, batch: torch.Tensor) -> np.ndarray:
-    with torch.inference_mode():
-        return model(batch).argmax(dim=1).numpy()
-
-
-def run_kind(
-    kind: str,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    indices: np.ndarray,
-    model: torch.nn.Module,
-    preprocess: Callable[[Any], Any],
-    rng: np.random.Generator,
-    keep: Callable[[int, Any, Any], None] | None = None,
-) -> KindResult:
-    """Generate, preprocess and classify one image per index; `keep(index, image, prepared)` sees failures."""
-    result = KindResult(kind)
-    naive, truth = [], []
-    for index in indices.tolist():
-        label = int(labels[index])
-        started = time.perf_counter()
-        image = make_user_image(images[index].numpy(), kind, rng)
-        result.generate_s += time.perf_counter() - started
-        naive.append(naive_resize(image, kind))
-        truth.append(label)
-        result.n += 1
-
-        started = time.perf_counter()
-        try:
-            prepared = preprocess(image)
-        except Exception as error:  # noqa: BLE001 - a crash on a user image is a failure we report
-            result.preprocess_s += time.perf_counter() - started
-            result.errors += 1
-            result.failures.append(Failure(index, label, None, f"{type(error).__name__}: {error}"))
-            continue
-        result.preprocess_s += time.perf_counter() - started
-        if prepared.is_blank or prepared.tensor is None:
-            result.blank += 1
-            result.failures.append(Failure(index, label, None))
-            if keep is not None:
-                keep(index, image, prepared)
-            continue
-        started = time.perf_counter()
-        predicted = int(_predict(model, prepared.tensor.reshape(1, 1, 28, 28).float())[0])
-        result.model_s += time.perf_counter() - started
-        if predicted == label:
-            result.correct += 1
-        else:
-            result.failures.append(Failure(index, label, predicted))
-            if keep is not None:
-                keep(index, image, prepared)
-    truth_array = np.array(truth)
-    result.naive_correct = int((_predict(model, torch.stack(naive)) == truth_array).sum())
-    raw = images[torch.from_numpy(indices)].float().div(255.0).unsqueeze(1)
-    result.raw_correct = int((_predict(model, raw) == truth_array).sum())
-    return result
 
 
 def _preview_image(preview: Any) -> Image.Image | None:
@@ -177,7 +66,7 @@ def failure_saver(
         if preview is not None:
             sheet.paste(preview.convert("RGB").resize((280, 280), Image.Resampling.NEAREST), (300, 0))
         if prepared.tensor is not None:
-            prediction = f"pred{int(_predict(model, prepared.tensor.reshape(1, 1, 28, 28).float())[0])}"
+            prediction = f"pred{int(classify(model, prepared.tensor.reshape(1, 1, 28, 28).float())[0])}"
         else:
             prediction = "blank"
         sheet.save(folder / f"{kind}_{index}_true{int(labels[index])}_{prediction}.png")

@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
 from hub_server import FakeHub
+from testkit.app import RunningApp, running_app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HUB_TOKEN = "hf_test-token-that-must-never-be-printed"  # fake; hyphens keep secret scanners quiet
@@ -42,6 +38,15 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     _hub.stop()
     shutil.rmtree(_hf_home, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse a test that uses the session's app server unless it is marked slow: the quick run,
+    `pytest -m "not slow"`, must start no server."""
+    unmarked = [item.nodeid for item in items
+                if "app" in getattr(item, "fixturenames", ()) and item.get_closest_marker("slow") is None]
+    if unmarked:
+        raise pytest.UsageError("these tests use the app server; mark them @pytest.mark.slow: " + ", ".join(unmarked))
 
 
 @pytest.fixture(scope="session")
@@ -86,55 +91,11 @@ def within(seconds: float, call: Callable[[], T]) -> T:
     return outcome["value"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class RunningApp:
-    """A `python app.py` child process serving on `url`, its output going to `log`."""
-
-    url: str
-    process: subprocess.Popen
-    log: Path
-
-
-def launch_app(
-    args: list[str], env: dict[str, str], output: Any, cwd: Path = REPO_ROOT, limit_s: float = 120,
-    start_new_session: bool = False,
-) -> tuple[subprocess.Popen, int]:
-    """Start `python app.py --port P ARGS` (stdout and stderr to `output`) and return once it
-    listens on P or has exited, whichever comes first; (process, P). Fails after `limit_s`."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port), *args], cwd=cwd, env=env,
-        stdout=output, stderr=subprocess.STDOUT, text=True, start_new_session=start_new_session,
-    )
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return process, port
-        except OSError:
-            time.sleep(0.3)
-    if process.poll() is None:
-        process.kill()
-        pytest.fail(f"app.py {' '.join(args)} neither served nor exited within {limit_s:.0f} s")
-    return process, port
-
-
 @pytest.fixture(scope="session")
 def app(env_for_subprocess: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     """`python app.py` on a free port, with the shipped weights; stopped at the end of the session."""
-    log = tmp_path_factory.mktemp("app") / "app.log"
-    process, port = launch_app([], env_for_subprocess, log.open("w"))
-    if process.poll() is not None:
-        pytest.fail(f"app.py exited with {process.returncode}:\n{log.read_text()}")
-    yield RunningApp(f"http://127.0.0.1:{port}/", process, log)
-    process.terminate()
-    process.wait(timeout=30)
+    with running_app([], env_for_subprocess, tmp_path_factory.mktemp("app") / "app.log") as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,7 @@ def top(label_value: dict) -> str:
     return label_value["label"]
 
 
+@pytest.mark.slow
 def test_predict_gives_all_ten_classes(client: Client, digits, tmp_path: Path) -> None:
     images, labels = digits
     correct = 0
@@ -51,6 +52,7 @@ def test_predict_gives_all_ten_classes(client: Client, digits, tmp_path: Path) -
     assert correct >= 9
 
 
+@pytest.mark.slow
 def test_predict_sketch_reads_the_composite(client: Client, digits, tmp_path: Path) -> None:
     images, labels = digits
     correct = 0
@@ -62,6 +64,7 @@ def test_predict_sketch_reads_the_composite(client: Client, digits, tmp_path: Pa
     assert correct >= 9
 
 
+@pytest.mark.slow
 def test_blank_sketch_is_not_classified(client: Client, tmp_path: Path) -> None:
     white = tmp_path / "white.png"
     Image.new("RGBA", (800, 800), "white").save(white)
@@ -72,6 +75,7 @@ def test_blank_sketch_is_not_classified(client: Client, tmp_path: Path) -> None:
         assert not value.get("confidences")
 
 
+@pytest.mark.slow
 def test_bad_file_is_a_clear_error_and_the_server_keeps_answering(client: Client, digits, tmp_path: Path) -> None:
     bad = tmp_path / "notes.png"
     bad.write_text("this is not an image")

@@ -16,6 +16,8 @@ from PIL import Image
 
 from mnist_model.data import load_mnist
 
+pytestmark = pytest.mark.slow  # Chromium against the app's server
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PREDICTION = '#prediction [data-testid="label-output-value"]'

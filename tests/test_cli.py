@@ -6,8 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import REPO_ROOT
 from PIL import Image
+
+pytestmark = pytest.mark.slow  # each test runs the command in a child process
 
 EXAMPLES = REPO_ROOT / "examples"
 

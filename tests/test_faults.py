@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import HUB_TOKEN, REPO_ROOT, free_port, launch_app
+from conftest import HUB_TOKEN, REPO_ROOT
 from gradio_client import Client, handle_file
 from huggingface_hub import HfApi
 from safetensors.torch import save_model
@@ -25,6 +25,9 @@ from safetensors.torch import save_model
 from mnist_model.hub import push_model_folder
 from mnist_model.model import DEFAULT_ARCH, DigitNet
 from mnist_model.weights import MODEL_FOLDER_FILES, SHIPPED_WEIGHTS_DIR, load_model_folder
+from testkit.app import free_port, launch_app
+
+pytestmark = pytest.mark.slow  # each test starts the app, train.py or a push in a child process
 
 OWNER = "carol"
 START_UP_LIMIT_S = 60  # importing torch and gradio alone takes ~10 s on a busy 2-core machine

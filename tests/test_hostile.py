@@ -1,5 +1,5 @@
 
-"""Hostile input (`tests/hostile_inputs.py`) in-process and against the running app.
+"""Hostile input (`testkit/hostile_inputs.py`) in-process and against the running app.
 
 Every file case goes through `Classifier` in this process, then through the app as a user or a
 script would send it: `/predict` and `/predict_sketch` (as the Sketchpad's composite) with
@@ -20,24 +20,25 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import RunningApp, within
+from conftest import within
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-from hostile_inputs import (
+
+from mnist_model.loader import load_model
+from mnist_model.predict import Classifier
+from mnist_model.preprocess import ImageError
+from testkit.app import RunningApp
+from testkit.hostile_inputs import (
     DIGIT,
     NOT_A_SKETCH,
     FileCase,
     SketchCase,
     draw_digit,
-    encode,
     file_cases,
     sketch_cases,
 )
-
-from benchmarks.processes import proc_status_kib, process_tree
-from mnist_model.loader import load_model
-from mnist_model.predict import Classifier
-from mnist_model.preprocess import ImageError
+from testkit.processes import proc_status_kib, process_tree
+from testkit.user_images import encode
 
 FILE_CASES = file_cases()
 SKETCH_CASES = sketch_cases()
@@ -215,6 +216,7 @@ def test_sketch_case_in_process(classifier: Classifier, case: SketchCase) -> Non
 
 
 @pytest.mark.parametrize("case", FILE_CASES, ids=[case.name for case in FILE_CASES])
+@pytest.mark.slow
 def test_file_case_through_every_route(
     app: RunningApp, client: Client, classifier: Classifier, good_digit: str, memory_before: Memory,
     case: FileCase, tmp_path: Path,
@@ -238,6 +240,7 @@ def test_file_case_through_every_route(
 
 
 @pytest.mark.parametrize("case", SKETCH_CASES, ids=[case.name for case in SKETCH_CASES])
+@pytest.mark.slow
 def test_sketch_case_through_predict_sketch(
     app: RunningApp, client: Client, classifier: Classifier, good_digit: str, memory_before: Memory,
     case: SketchCase, tmp_path: Path,
@@ -254,6 +257,7 @@ def test_sketch_case_through_predict_sketch(
     assert_memory_bounded(app, memory_before)
 
 
+@pytest.mark.slow
 def test_a_bare_file_sent_as_a_sketch_is_a_clear_error(client: Client, good_digit: str) -> None:
     # the likeliest mistake in a hand-made call: a file where the Sketchpad's dict belongs
     answer = within(ANSWER_SECONDS, lambda: via_client(client, handle_file(good_digit), "/predict_sketch"))
@@ -261,6 +265,7 @@ def test_a_bare_file_sent_as_a_sketch_is_a_clear_error(client: Client, good_digi
 
 
 @pytest.mark.parametrize("endpoint", ["predict", "predict_sketch"])
+@pytest.mark.slow
 def test_a_server_file_named_by_the_caller_is_never_read(app: RunningApp, endpoint: str, tmp_path: Path) -> None:
     # A hand-made call can name any path on the server (gradio_client would upload it instead).
     # Gradio refuses a file that was not uploaded, before the app sees it, with its own opaque

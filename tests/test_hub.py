@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import HUB_TOKEN, REPO_ROOT, free_port
+from conftest import HUB_TOKEN, REPO_ROOT
 from huggingface_hub import HfApi
 from test_weights import metrics_for
 
@@ -21,6 +21,9 @@ from mnist_model.hub import HubError
 from mnist_model.loader import load_model
 from mnist_model.model import DEFAULT_ARCH, DigitNet
 from mnist_model.weights import MODEL_FOLDER_FILES, WeightsError, load_model_folder, save_model_folder
+from testkit.app import free_port
+
+pytestmark = pytest.mark.slow  # train.py and the push and load commands, each in a child process
 
 REPO = "alice/digits"
 

@@ -1,5 +1,6 @@
-"""A few seconds of `benchmarks/load.py` against a real `python app.py`: concurrent users of both
-endpoints get right answers and no failures, and a full queue refuses at once, then recovers.
+"""A few seconds of the load benchmark's runs (`testkit/load.py`) against a real `python app.py`:
+concurrent users of both endpoints get right answers and no failures, and a full queue refuses
+at once, then recovers.
 
 The app gets its own process with a queue of QUEUE: room for the CLIENTS of the load test, and
 small enough for a flood to fill it within a second.
@@ -12,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import load
-from benchmarks.load import RunningApp, Sample
+from testkit import load
+from testkit.app import RunningApp
+from testkit.load import Sample
+
+pytestmark = pytest.mark.slow  # seconds of load against an app process of its own
 
 QUEUE = 8
 CLIENTS = 8  # never more waiting than a queue of QUEUE holds: it never refuses them

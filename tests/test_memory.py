@@ -11,7 +11,10 @@ import sys
 import pytest
 from conftest import REPO_ROOT
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc settings (Linux)")
+pytestmark = [
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc settings (Linux)"),
+    pytest.mark.slow,  # a fresh interpreter per case
+]
 
 MEASURE = """
 import json, resource, sys

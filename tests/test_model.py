@@ -54,6 +54,7 @@ def test_mixin_round_trip_gives_identical_outputs(arch: str, tmp_path) -> None:
         assert torch.equal(model(images), loaded(images))
 
 
+@pytest.mark.slow
 def test_the_inference_form_of_the_shipped_model_reads_mnist_as_the_model_does(data_dir: Path) -> None:
     model = load_model().model.eval()
     fast = for_inference(model)

@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import REPO_ROOT
-from hostile_inputs import corrupt_png, encode, with_png_chunk
 from PIL import Image
 
 from mnist_model import png
 from mnist_model.preprocess import ImageError, load_image, preprocess
+from testkit.hostile_inputs import corrupt_png, with_png_chunk
+from testkit.user_images import encode
 
 DRAWING = REPO_ROOT / "benchmarks" / "inputs" / "sketch_chromium_800x800.png"  # a 7, drawn in Chromium
 EXAMPLES = sorted((REPO_ROOT / "examples").glob("*.png"))

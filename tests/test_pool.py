@@ -16,14 +16,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, launch_app, within
+from conftest import REPO_ROOT, within
 from gradio_client import Client, handle_file
 
-from benchmarks.processes import process_tree
 from mnist_model.loader import load_model
 from mnist_model.pool import WORKER_NICENESS, ClassifierPool, WorkerError
 from mnist_model.predict import Classifier, Prediction
 from mnist_model.preprocess import ImageError
+from testkit.app import launch_app
+from testkit.processes import process_tree
 
 DRAWING = REPO_ROOT / "benchmarks" / "inputs" / "sketch_chromium_800x800.png"  # a 7, drawn in Chromium
 EXAMPLES = sorted((REPO_ROOT / "examples").glob("*.[pj][np]g"))
@@ -177,6 +178,7 @@ def tagged_app(env_for_subprocess: dict[str, str], tmp_path: Path) -> Iterator[t
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux's /proc")
+@pytest.mark.slow
 def test_no_worker_outlives_an_app_killed_with_sigkill(tagged_app: tuple[subprocess.Popen, str, Path]) -> None:
     process, tag, _ = tagged_app
     assert len(tagged_processes(tag)) >= 4  # the server, the fork server, two workers
@@ -186,6 +188,7 @@ def test_no_worker_outlives_an_app_killed_with_sigkill(tagged_app: tuple[subproc
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux's /proc")
+@pytest.mark.slow
 def test_ctrl_c_stops_the_app_and_its_workers_quietly(tagged_app: tuple[subprocess.Popen, str, Path]) -> None:
     process, tag, log = tagged_app
     os.killpg(process.pid, signal.SIGINT)  # what a terminal sends the whole process group

@@ -25,8 +25,6 @@ from conftest import within
 from PIL import Image, ImageDraw, ImageFilter
 
 import mnist_model.preprocess as preprocessing
-from benchmarks.user_accuracy import kind_rng, pick_digits
-from benchmarks.user_images import KINDS, make_user_image
 from mnist_model.data import load_mnist
 from mnist_model.loader import load_model
 from mnist_model.preprocess import (
@@ -38,6 +36,8 @@ from mnist_model.preprocess import (
     to_mnist,
 )
 from mnist_model.weights import SHIPPED_WEIGHTS_DIR, WEIGHTS_FILE
+from testkit.accuracy import kind_rng, pick_digits
+from testkit.user_images import KINDS, encode, make_user_image
 
 SEVEN = [(0.1, 0.05), (0.9, 0.05), (0.45, 1.0)]
 ONE = [(0.5, 0.0), (0.5, 1.0)]
@@ -104,12 +104,6 @@ def stroke_width(tensor: torch.Tensor) -> float:
     core = np.pad(image > 0.5, 1)
     edges = np.count_nonzero(np.diff(core, axis=0)) + np.count_nonzero(np.diff(core, axis=1))
     return 2 * float(image.sum()) / edges
-
-
-def encode(image: Image.Image, fmt: str = "PNG", **options: Any) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **options)
-    return buffer.getvalue()
 
 
 def photo(
@@ -375,6 +369,7 @@ def test_table_around_a_photographed_sheet_is_not_ink(shape, sides: int) -> None
     assert preprocess(on_a_table(Image.new("RGB", (1200, 1600), WHITE), sides)).is_blank
 
 
+@pytest.mark.slow
 def test_large_photo_is_fast_and_right() -> None:
     clean = draw(canvas=(3000, 4000), box=(1000, 1200, 2000, 2800), width=90)
     data = photo(clean, quality=85)
@@ -753,6 +748,7 @@ def test_an_800x800_sketch_takes_milliseconds() -> None:
 
 
 @torch.no_grad()
+@pytest.mark.slow
 def test_shipped_model_reads_mnist_pngs_through_preprocess_as_well_as_raw_tensors(mnist_test):
     """The full path (PNG file -> preprocess) may cost at most 0.2 points of accuracy."""
     weights = SHIPPED_WEIGHTS_DIR / WEIGHTS_FILE

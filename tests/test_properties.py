@@ -25,6 +25,8 @@ from mnist_model.loader import load_model
 from mnist_model.predict import Classifier
 from mnist_model.preprocess import ImageError, preprocess
 
+pytestmark = pytest.mark.slow  # hundreds of generated examples per property
+
 MODES = ["1", "L", "LA", "P", "P-transparent", "RGB", "RGBA", "CMYK", "I;16", "I", "F"]
 CONTENTS = ["noise", "constant", "strokes"]
 CONFIDENT = 0.8  # digits the model reads at least this surely (label smoothing caps it near 0.95)

@@ -36,7 +36,7 @@ import httpx
 import numpy as np
 import pytest
 import torch
-from conftest import HUB_TOKEN, REPO_ROOT, RunningApp
+from conftest import HUB_TOKEN, REPO_ROOT
 from gradio.route_utils import BUILD_PATH_LIB
 from huggingface_hub import HfApi
 from PIL import Image
@@ -48,6 +48,7 @@ from mnist_model.loader import load_model
 from mnist_model.model import DigitNet, UnpickledWeightsError
 from mnist_model.serving import MAX_BODY_BYTES, MAX_FILE_SIZE
 from mnist_model.weights import WeightsError, load_model_folder, save_model_folder
+from testkit.app import RunningApp
 
 CAP_BYTES = 10 * 1024 * 1024  # MAX_FILE_SIZE = "10mb"; Gradio counts a megabyte as 1024 * 1024 bytes
 TIMEOUT_S = 30
@@ -235,6 +236,7 @@ def fill(template: str, url: str, uploaded: Uploaded) -> str:
 # Files: positive controls first
 
 
+@pytest.mark.slow
 def test_an_upload_is_served_back_through_the_file_routes(app_url: str, uploaded: Uploaded) -> None:
     """The control for the refusals below: the file routes work, for a file the app stored."""
     for route in ("/gradio_api/file=", "/gradio_api/file/"):
@@ -246,6 +248,7 @@ def test_an_upload_is_served_back_through_the_file_routes(app_url: str, uploaded
     assert raw_request(app_url, "/gradio_api/file=" + uploaded.path, method="HEAD").status == 200
 
 
+@pytest.mark.slow
 def test_gradio_static_files_are_served(app_url: str) -> None:
     """The control for the static-route refusals: Gradio's own files do come back."""
     assert raw_request(app_url, "/static/img/logo.svg").status == 200
@@ -254,6 +257,7 @@ def test_gradio_static_files_are_served(app_url: str) -> None:
     assert (reply.status, reply.body) == (200, asset.read_bytes())
 
 
+@pytest.mark.slow
 def test_the_example_images_are_served_as_copies(app_url: str) -> None:
     """Gradio serves each example from a copy in its cache; the bytes are the repo's file's."""
     config = json.dumps(httpx.get(f"{app_url}config", timeout=TIMEOUT_S).json())
@@ -275,6 +279,7 @@ def test_the_example_images_are_served_as_copies(app_url: str) -> None:
 
 @pytest.mark.parametrize("route", FILE_ROUTES)
 @pytest.mark.parametrize("template", SECRET_FILES)
+@pytest.mark.slow
 def test_file_routes_serve_nothing_outside_gradios_files(
     app_url: str, uploaded: Uploaded, route: str, template: str
 ) -> None:
@@ -284,6 +289,7 @@ def test_file_routes_serve_nothing_outside_gradios_files(
 
 
 @pytest.mark.parametrize("template", STATIC_PATHS)
+@pytest.mark.slow
 def test_static_routes_serve_nothing_outside_gradios_package(app_url: str, uploaded: Uploaded, template: str) -> None:
     """`..`, absolute and encoded paths on the static routes: 403 (Gradio's safe_join), else 404."""
     path = fill(template, app_url, uploaded)
@@ -291,11 +297,13 @@ def test_static_routes_serve_nothing_outside_gradios_package(app_url: str, uploa
 
 
 @pytest.mark.parametrize("path", ["/gradio_api/file=/etc/passwd", "/gradio_api/file=app.py"])
+@pytest.mark.slow
 def test_head_requests_are_refused_too(app_url: str, path: str) -> None:
     """The file route answers HEAD as well as GET: the same refusal."""
     assert_refused(raw_request(app_url, path, method="HEAD"), path)
 
 
+@pytest.mark.slow
 def test_the_proxy_route_does_not_fetch_the_app_or_the_machine(app_url: str) -> None:
     """`/gradio_api/proxy=` only relays Hugging Face Spaces; Gradio answers 400 for any other URL."""
     for target in (f"http://127.0.0.1:{urlsplit(app_url).port}/config", "file:///etc/passwd"):
@@ -303,6 +311,7 @@ def test_the_proxy_route_does_not_fetch_the_app_or_the_machine(app_url: str) -> 
         assert_refused(raw_request(app_url, path), path, allowed=(400, 403, 404))
 
 
+@pytest.mark.slow
 def test_symlinks_in_gradios_cache_are_not_followed_out_of_it(app_url: str, uploaded: Uploaded) -> None:
     """A link planted in the served folder is resolved before the check: its target is refused."""
     folder = Path(uploaded.cache_root) / f"security-test-{uuid.uuid4().hex}"
@@ -316,6 +325,7 @@ def test_symlinks_in_gradios_cache_are_not_followed_out_of_it(app_url: str, uplo
         shutil.rmtree(folder)
 
 
+@pytest.mark.slow
 def test_uploaded_file_names_cannot_place_files_outside_the_cache(app_url: str, uploaded: Uploaded) -> None:
     """Gradio keeps only the base name of an uploaded file's name: no `../` walk out of its cache."""
     name = f"security-test-{uuid.uuid4().hex}.png"
@@ -336,6 +346,7 @@ def test_share_is_off_by_default() -> None:
     assert parse_args(["--share"]).share is True
 
 
+@pytest.mark.slow
 def test_the_running_app_opened_no_public_link(app: RunningApp) -> None:
     """The app started by the tests, without `--share`, logged its local URL and no public one."""
     log = app.log.read_text(errors="replace")
@@ -347,6 +358,7 @@ def test_the_running_app_opened_no_public_link(app: RunningApp) -> None:
 # Upload size
 
 
+@pytest.mark.slow
 def test_uploads_over_the_cap_are_refused_and_the_server_goes_on(app_url: str) -> None:
     """One byte over 10 MB: 413 with Gradio's message; just under, and small uploads, still work."""
     assert MAX_FILE_SIZE == "10mb"
@@ -385,6 +397,7 @@ def noise_png(size_bytes: int) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.slow
 def test_files_inlined_in_api_calls_are_capped_like_uploads(app_url: str) -> None:
     """The cap must hold for every way in, also a file inlined in an API call's JSON.
 
@@ -408,6 +421,7 @@ def test_files_inlined_in_api_calls_are_capped_like_uploads(app_url: str) -> Non
     assert json.loads(events["data"])["error"] == "The file's data: URL does not hold valid base64."
 
 
+@pytest.mark.slow
 def test_a_small_inlined_image_is_classified(app_url: str) -> None:
     digit = (EXAMPLES_DIR / "sketch_composite_7.png").read_bytes()
     status, events = call_inline(app_url, "data:image/png;base64," + base64.b64encode(digit).decode())

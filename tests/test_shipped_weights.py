@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from mnist_model.data import load_mnist
 from mnist_model.loader import load_model
 from mnist_model.model import DEFAULT_ARCH
 from mnist_model.training import evaluate
 from mnist_model.weights import SHIPPED_WEIGHTS_DIR
+
+pytestmark = pytest.mark.slow  # the whole MNIST test set
 
 
 def test_shipped_weights_reach_99_6_percent_on_the_full_test_set(data_dir: Path) -> None:

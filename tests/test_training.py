@@ -15,6 +15,8 @@ from mnist_model.model import DEFAULT_ARCH
 from mnist_model.training import TrainConfig, train
 from mnist_model.weights import MODEL_FOLDER_FILES, load_model_folder
 
+pytestmark = pytest.mark.slow  # training runs, and train.py in child processes
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SMOKE = dict(epochs=2, limit=3000, batch_size=128, lr=0.05)
 

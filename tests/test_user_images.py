@@ -1,6 +1,6 @@
 """Images as users send them: the generator, and the app's preprocessing + shipped model on them.
 
-The accuracy part runs 60 MNIST test digits per kind of `benchmarks/user_images.py` (Sketchpad
+The accuracy part runs 60 MNIST test digits per kind of `testkit/user_images.py` (Sketchpad
 canvases and layers, transparent PNGs, coloured / thin / thick pens, white on black, small
 off-centre digits, phone photos) through `mnist_model.preprocess.preprocess` and the shipped
 weights, as the app does. The full measurement (500 per kind, with baselines and timings) is
@@ -16,9 +16,9 @@ import pytest
 import torch
 from PIL import Image, ImageFilter, ImageOps
 
-from benchmarks.user_accuracy import KindResult, kind_rng, pick_digits, run_kind
-from benchmarks.user_images import KINDS, SKETCH_CANVAS, make_user_image
 from mnist_model.data import load_mnist
+from testkit.accuracy import KindResult, kind_rng, pick_digits, run_kind
+from testkit.user_images import KINDS, SKETCH_CANVAS, make_user_image
 
 PER_KIND = 60
 SEED = 0
@@ -77,6 +77,7 @@ def _describe(result: KindResult) -> str:
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.slow
 def test_each_kind_of_user_image_is_read_correctly(results: dict[str, KindResult], kind: str) -> None:
     result = results[kind]
     assert result.n == PER_KIND
@@ -84,6 +85,7 @@ def test_each_kind_of_user_image_is_read_correctly(results: dict[str, KindResult
     assert result.accuracy >= FLOOR_PER_KIND, _describe(result)
 
 
+@pytest.mark.slow
 def test_overall_accuracy_on_user_images(results: dict[str, KindResult]) -> None:
     correct = sum(r.correct for r in results.values())
     total = sum(r.n for r in results.values())
@@ -91,6 +93,7 @@ def test_overall_accuracy_on_user_images(results: dict[str, KindResult]) -> None
     assert correct / total >= FLOOR_OVERALL, f"{correct}/{total}; worst: " + " | ".join(map(_describe, worst))
 
 
+@pytest.mark.slow
 def test_preprocessing_beats_the_naive_resize_by_far(results: dict[str, KindResult]) -> None:
     # the reason preprocess exists: peers' convert("L") + invert + resize reads far fewer
     naive = sum(r.naive_correct for r in results.values())

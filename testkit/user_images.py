@@ -18,6 +18,9 @@ at once.
 
     rng = np.random.default_rng(0)
     image = make_user_image(digit_uint8_28x28, "photo", rng)   # PIL image, or a dict for sketch_layer
+
+`encode` turns any image into a file's bytes: what the tests, the hostile corpus and the load
+benchmark upload.
 """
 
 from __future__ import annotations
@@ -67,6 +70,20 @@ def make_user_image(digit: np.ndarray, kind: str, rng: np.random.Generator) -> I
     except KeyError:
         raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}") from None
     return maker(digit, rng)
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **options: Any) -> bytes:
+    """`image` as the bytes of a `fmt` file (Pillow's format name; `options` go to its encoder)."""
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def _as_file(image: Image.Image, fmt: str, **options: Any) -> Image.Image:
+    """`image` saved as a `fmt` file and opened again: what an upload of it decodes to."""
+    reopened = Image.open(io.BytesIO(encode(image, fmt, **options)))
+    reopened.load()
+    return reopened
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,12 +294,7 @@ def _transparent_png(digit: np.ndarray, rng: np.random.Generator) -> Image.Image
     grey = int(rng.integers(0, 61))
     colour = tuple(int(v) for v in np.clip(grey + rng.integers(-10, 11, size=3), 0, 255))
     image = _transparent_rgba(_place(ink, (H, W), rng), colour)  # type: ignore[arg-type]
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
-    buffer.seek(0)
-    reopened = Image.open(buffer)
-    reopened.load()
-    return reopened
+    return _as_file(image, "PNG", compress_level=1)
 
 
 def _coloured_pen(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
@@ -399,15 +411,10 @@ def _photo_pixels(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
 
 
 def _jpeg(image: Image.Image, rng: np.random.Generator, exif: Image.Exif | None = None) -> Image.Image:
-    buffer = io.BytesIO()
-    params: dict[str, Any] = {"format": "JPEG", "quality": int(rng.integers(60, 91))}
+    options: dict[str, Any] = {"quality": int(rng.integers(60, 91))}
     if exif is not None:
-        params["exif"] = exif.tobytes()
-    image.save(buffer, **params)
-    buffer.seek(0)
-    reopened = Image.open(buffer)
-    reopened.load()
-    return reopened
+        options["exif"] = exif.tobytes()
+    return _as_file(image, "JPEG", **options)
 
 
 def _photo(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:

@@ -1,4 +1,4 @@
-"""The app processes that the benchmarks start: stopping them, and their CPU time and memory.
+"""The app processes that tests and benchmarks start: stopping them, and their CPU time and memory.
 
 Since the app classifies in worker processes (`mnist_model.pool`), its CPU time and memory are
 those of the server and of everything it started, read from /proc (Linux).

@@ -11,7 +11,6 @@ files, so every case is readable and reviewable here.
 
 from __future__ import annotations
 
-import io
 import struct
 import zlib
 from dataclasses import dataclass
@@ -20,13 +19,15 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image, ImageDraw
 
+from testkit.user_images import encode
+
 Outcome = Literal["error", "prediction", "blank"]
 
 DIGIT = "7"  # what every valid digit in the corpus is drawn as
 _SEVEN = [(0.1, 0.05), (0.9, 0.05), (0.45, 1.0)]
 _ONE = [(0.5, 0.0), (0.5, 1.0)]
 
-# the words each kind of clear error contains (see `mnist_model.preprocess`)
+# the words each kind of clear error contains (see `mnist_model.decode`)
 EMPTY = "empty"
 NOT_AN_IMAGE = "not an image"
 DAMAGED = "damaged or truncated"
@@ -71,12 +72,6 @@ def draw_digit(
               for u, v in stroke or _SEVEN]  # fmt: skip
     ImageDraw.Draw(image).line(points, fill=0, width=max(1, round(0.06 * height)), joint="curve")
     return image.convert(mode)
-
-
-def encode(image: Image.Image, fmt: str, **options: Any) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **options)
-    return buffer.getvalue()
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -230,8 +225,8 @@ def file_cases() -> list[FileCase]:
         FileCase("bomb-jpeg", "bomb.jpg", _jpeg_declaring(65_000, 65_000), "error", TOO_BIG),
         FileCase("bomb-tiff", "bomb.tiff", _tiff_declaring(100_000, 100_000), "error", TOO_BIG),
         FileCase("bomb-webp", "bomb.webp", _webp_declaring(16_383, 16_383), "error", TOO_BIG),
-        # formats left out (`mnist_model.preprocess.FORMATS`): an icon hiding a 9000x9000 PNG
-        # (decoded, past MAX_PIXELS, before they were), JPEG 2000, EPS (Ghostscript)
+        # formats left out (`mnist_model.decode.FORMATS`): an icon hiding a 9000x9000 PNG
+        # (Pillow would decode it whole, past MAX_PIXELS), JPEG 2000, EPS (Ghostscript)
         FileCase("ico-hiding-a-huge-png", "favicon.ico", _ico_wrapping(_png_filled(9_000, 9_000, b"\xff")),
                  "error", NOT_AN_IMAGE),
         FileCase("jpeg-2000", "digit.jp2", encode(seven, "JPEG2000"), "error", NOT_AN_IMAGE),
