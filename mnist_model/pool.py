@@ -1,20 +1,20 @@
 """Classification in worker processes, so that the server's threads only wait for answers.
 
 CPython runs one thread's Python code at a time (the GIL). In the app, Gradio's event loop needs
-10-14 ms of it per request, and preprocessing, a few hundred numpy calls on small arrays, holds it
-for most of its ~2 ms, so on threads the two take turns on one lock however many cores there are
-(two threads preprocessing run 1.06x as fast as one). A pool of processes, each with its own
-interpreter and its own copy of the model, classifies beside the server instead: on 2 cores the
-app answered 1.4x as many drawings per second, 87-90% of what Gradio alone manages against 63% in
-one run (63-90% over the runs of two sessions, as the shared machine's speed changed; README).
+it for every request, and preprocessing, a few hundred numpy calls on small arrays, holds it for
+most of its run, so on threads the two take turns on one lock however many cores there are. A
+pool of processes, each with its own interpreter and its own copy of the model, classifies beside
+the server instead, and the app answers more drawings per second (`python -m
+benchmarks.app_latency` measures how many; README.md has the results).
 
-Workers come from a fork server that has imported the app once (the main module, which each
-worker would otherwise import again, torch, gradio), so they start in a fraction of a second; each
-costs ~210 MiB (PSS) beside the server's ~490. A worker that dies (a crashing decoder, the
-out-of-memory killer) takes only the pool down: the requests it held are retried once on a new
-pool, and fail with `WorkerError` if that one dies too. Workers ignore Ctrl+C (the server shuts
-them down), exit when the server is gone, however it ended, and yield a contended core to the
-server (`WORKER_NICENESS`).
+Workers come from a fork server that has imported the app once (the main module, which each worker
+would otherwise import again, torch, gradio), so they start in a fraction of a second; each costs
+the memory of its own interpreter and model beside the server's. A worker that dies (a crashing
+decoder, the out-of-memory killer) takes only the pool down: the requests it held are retried once
+on a new pool, and fail with `WorkerError` if that one dies too. Workers ignore Ctrl+C (the server
+shuts them down), exit when the server is gone, however it ended, and yield a contended core to the
+server (`WORKER_NICENESS`). `ClassifierPool` is a `mnist_model.predict.Predictor`, as `Classifier`
+is.
 """
 
 from __future__ import annotations
@@ -33,12 +33,11 @@ from .memory import limit_malloc_arenas
 from .predict import Classifier, Prediction
 from .preprocess import ImageSource
 
-MAX_DEFAULT_WORKERS = 4  # one worker classifies ~150 drawings/s; Gradio feeds far fewer per core
+# Gradio's one event loop feeds a worker far fewer drawings than it can classify: more would idle.
+MAX_DEFAULT_WORKERS = 4
 # Workers run at a lower priority than the server. Under load the server's event loop, one thread
 # at a time, is the app's bottleneck; when it and a worker want the same core, the loop should win.
-# Throughput of 16 clients on 2 cores, app / no-op twin over 12 alternate turns each: 81.8% with
-# workers at the server's priority, 86.3% at nice 10 (one run), 85.7% against 90.7% at nice 19
-# (another). A worker still gets every core the loop leaves idle.
+# A worker still gets every core the loop leaves idle.
 WORKER_NICENESS = 10
 
 
@@ -53,7 +52,8 @@ def default_workers() -> int:
 
 
 class ClassifierPool:
-    """`Classifier.predict` run in `workers` processes; thread-safe, for any number of callers."""
+    """`Classifier.predict` run in `workers` processes; thread-safe, for any number of callers.
+    `close()` stops the workers."""
 
     def __init__(self, model: torch.nn.Module, workers: int) -> None:
         if workers < 1:
