@@ -8,7 +8,9 @@
 Every input goes through `mnist_model.predict.Classifier`, run in worker processes beside the
 server (`mnist_model.pool`): the same preprocessing for drawings, uploads, photos, the command
 line and the tests. The API has two stable endpoints,
-`/predict` (an image file) and `/predict_sketch` (a Sketchpad value); see README.md.
+`/predict` (an image file) and `/predict_sketch` (a Sketchpad value); see README.md. What depends
+on Gradio's internals is in `mnist_model.gradio_workarounds`, the server's limits in
+`mnist_model.serving`.
 """
 
 from __future__ import annotations
@@ -21,33 +23,27 @@ from pathlib import Path
 
 import gradio as gr
 import torch
-from gradio import route_utils
-from starlette.middleware import Middleware
 
+from mnist_model import gradio_workarounds
+from mnist_model.gradio_workarounds import ImageFile, SketchFiles
 from mnist_model.hub import HubError
 from mnist_model.loader import load_model
 from mnist_model.memory import limit_malloc_arenas
+from mnist_model.model import DigitNet
 from mnist_model.pool import ClassifierPool, WorkerError, default_workers
-from mnist_model.predict import Classifier
+from mnist_model.predict import Classifier, Prediction, Predictor
 from mnist_model.preprocess import ImageError
-from mnist_model.serving import (
-    MAX_FILE_SIZE,
-    ImageFile,
-    RequestBodyLimit,
-    SketchFiles,
-    delete_old_cache_files,
-)
+from mnist_model.serving import serve
 from mnist_model.weights import WeightsError
 
 MODEL_ENV = "MNIST_MODEL"
 WORKERS_ENV = "MNIST_WORKERS"
 MAX_QUEUE_ENV = "MNIST_MAX_QUEUE"
 # Requests each classifying event has in flight per worker process: while the workers classify
-# some, the server reads and answers others. 83%, 87% and 90% of the no-op twin's throughput with
-# 1, 2 and 4 on 2 cores (python -m benchmarks.app_latency); classifying in the server's threads: 63%.
+# some, the server reads and answers others (`python -m benchmarks.app_latency` measures the gain).
 REQUESTS_PER_WORKER = 4
 # Requests allowed to wait for a worker. One more is refused at once with "Queue is full! Please
-# try again." rather than left waiting: 64 drawings are ~1.5 s of work on 2 cores (README, app latency).
+# try again." rather than left waiting behind more work than anyone would wait for.
 MAX_QUEUE = 64
 # Uploads and previews are cached as files, a new one per stroke and per upload. Each is needed
 # for seconds (the browser fetches the preview right after the answer), so they are swept every
@@ -58,36 +54,40 @@ BLANK_MESSAGE = "Draw a digit (or upload a picture of one) to see a prediction"
 
 
 def build_demo(
-    classifier: Classifier | ClassifierPool, source: str, metrics: dict | None,
+    classifier: Predictor, source: str, metrics: dict | None,
     max_queue: int = MAX_QUEUE, concurrency: int | None = None,
 ) -> gr.Blocks:
     """The interface: a sketchpad and an upload, the top classes, and what the model sees.
 
     `concurrency`: requests each classifying event handles at once (default: one per core).
+    Whoever serves it under traffic calls `gradio_workarounds.apply()` first, as `main` does, or
+    Gradio's own cache sweep runs, which dies under concurrent requests.
     """
 
-    def classify(image) -> tuple[dict[str, float] | str, object]:
+    def classify(source: str | bytes | dict | None) -> Prediction:
         try:
-            prediction = classifier.predict(image)
+            return classifier.predict(source)
         except (ImageError, WorkerError) as error:
             raise gr.Error(str(error), print_exception=False) from None
-        return prediction.confidences or BLANK_MESSAGE, prediction.preview
+
+    def shown(prediction: Prediction) -> tuple[dict[str, float] | str, object]:
+        """The outputs: the ten classes' probabilities (a blank input: `BLANK_MESSAGE`), the preview."""
+        return BLANK_MESSAGE if prediction.is_blank else prediction.confidences, prediction.preview
 
     def predict(image: str | None) -> tuple[dict[str, float] | str, object]:
         """Classify an image file: the ten classes' probabilities and the 28x28 model input."""
-        return classify(image)
+        return shown(classify(image))
 
     def predict_sketch(sketch: dict | None) -> tuple[dict[str, float] | str, object]:
         """Classify a Sketchpad value ({"background", "layers", "composite"})."""
-        return classify(sketch)
+        return shown(classify(sketch))
 
     def predict_either(sketch: dict | None, image: str | None) -> tuple[dict[str, float] | str, object]:
         """The Classify button: the drawing if there is one, else the uploaded image."""
         drawn = classify(sketch)
-        return drawn if drawn[0] != BLANK_MESSAGE or image is None else classify(image)
+        return shown(classify(image) if drawn.is_blank and image is not None else drawn)
 
     accuracy = f"{metrics['test_accuracy']:.2%}" if metrics and "test_accuracy" in metrics else "unknown"
-    route_utils.delete_files_created_by_app = delete_old_cache_files  # what delete_cache runs
     with gr.Blocks(title="MNIST digit classifier", delete_cache=(CACHE_SWEEP_S, CACHE_MAX_AGE_S)) as demo:
         gr.Markdown(
             "# Handwritten digit classifier\n"
@@ -162,32 +162,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def start_classifier(model: DigitNet, workers: int) -> Predictor:
+    """`workers` 0: a `Classifier` in the server's own threads; otherwise a `ClassifierPool` of
+    that many worker processes, started now rather than on the first requests."""
+    if workers == 0:
+        return Classifier(model)
+    pool = ClassifierPool(model, workers)
+    pool.warm_up()
+    return pool
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    limit_malloc_arenas()  # before any thread starts: the pool's, Gradio's
+    limit_malloc_arenas()  # while no thread has started yet: the pool's, Gradio's
     torch.set_num_threads(1)
+    gradio_workarounds.apply()  # process-wide; warns on a Gradio other than GRADIO_CHECKED
     try:
         loaded = load_model(args.model)
     except (HubError, WeightsError) as error:
         sys.exit(f"error: {error}")
-    if args.workers == 0:
-        classifier: Classifier | ClassifierPool = Classifier(loaded.model)
-    else:
-        classifier = ClassifierPool(loaded.model, args.workers)
-        classifier.warm_up()
-    demo = build_demo(classifier, loaded.source, loaded.metrics, args.max_queue, default_concurrency(args.workers))
+    classifier = start_classifier(loaded.model, args.workers)
     try:
+        demo = build_demo(classifier, loaded.source, loaded.metrics, args.max_queue, default_concurrency(args.workers))
         serve(demo, args.host, args.port, share=args.share)
     finally:
-        if isinstance(classifier, ClassifierPool):
-            classifier.close()
-
-
-def serve(demo: gr.Blocks, host: str, port: int, share: bool = False) -> None:
-    """Serve `demo` within the app's limits: file and request sizes capped."""
-    demo.launch(server_name=host, server_port=port, share=share, max_file_size=MAX_FILE_SIZE,
-                app_kwargs={"middleware": [Middleware(RequestBodyLimit)]})
+        classifier.close()
 
 
 if __name__ == "__main__":

@@ -53,12 +53,14 @@ import torch  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from app import build_demo, default_concurrency, serve  # noqa: E402
+from app import build_demo, default_concurrency  # noqa: E402
+from mnist_model import gradio_workarounds  # noqa: E402
 from mnist_model.data import default_data_dir, load_mnist  # noqa: E402
 from mnist_model.loader import load_model  # noqa: E402
 from mnist_model.memory import limit_malloc_arenas  # noqa: E402
 from mnist_model.pool import default_workers  # noqa: E402
 from mnist_model.predict import Classifier, Prediction  # noqa: E402
+from mnist_model.serving import serve  # noqa: E402
 from testkit.app import free_port  # noqa: E402
 from testkit.processes import cpu_seconds, proc_status_kib, process_tree, pss_kib, stop  # noqa: E402
 from testkit.user_images import make_user_image  # noqa: E402
@@ -322,11 +324,15 @@ class ConstantClassifier:
     def predict(self, source: object) -> Prediction:
         return self.answer
 
+    def close(self) -> None:
+        """Nothing to release."""
+
 
 def serve_noop(port: int) -> None:
     """The app's own `build_demo` (components, events, queue) around a constant classifier."""
     limit_malloc_arenas()  # as app.py's main does
-    demo = build_demo(ConstantClassifier(), "no-op benchmark twin", None,  # type: ignore[arg-type]
+    gradio_workarounds.apply()  # likewise: the twin sweeps its cache as the app does
+    demo = build_demo(ConstantClassifier(), "no-op benchmark twin", None,
                       concurrency=default_concurrency(default_workers()))  # as app.py's
     serve(demo, "127.0.0.1", port)
 

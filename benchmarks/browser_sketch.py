@@ -49,6 +49,7 @@ class Recording(Classifier):
 
 def record(output: Path) -> None:
     classifier = Recording(load_model().model)
+    # No gradio_workarounds.apply(): one drawing, no concurrent traffic for Gradio's sweep to die of.
     demo = build_demo(classifier, "benchmarks.browser_sketch", None)
     _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
     try:

@@ -1,15 +1,21 @@
-"""The real app on a free localhost port, called through `gradio_client` like any user script."""
+"""The real app on a free localhost port, called through `gradio_client` like any user script,
+and the Classify button's choice between the drawing and the upload, in this process."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
+from app import BLANK_MESSAGE, build_demo
 from mnist_model.data import load_mnist
+from mnist_model.loader import load_model
+from mnist_model.predict import Classifier
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +77,9 @@ def test_blank_sketch_is_not_classified(client: Client, tmp_path: Path) -> None:
     for sketch in ({"background": None, "layers": [], "composite": None},
                    {"background": None, "layers": [], "composite": handle_file(str(white))}):
         value, _ = client.predict(sketch, api_name="/predict_sketch")
-        assert value["label"].startswith("Draw a digit")
-        assert not value.get("confidences")
+        assert value == {"label": BLANK_MESSAGE, "confidences": None}
+    value, _ = client.predict(None, api_name="/predict")
+    assert value == {"label": BLANK_MESSAGE, "confidences": None}
 
 
 @pytest.mark.slow
@@ -86,3 +93,28 @@ def test_bad_file_is_a_clear_error_and_the_server_keeps_answering(client: Client
     Image.fromarray(digits[0][0]).save(good)
     value, _ = client.predict(handle_file(str(good)), api_name="/predict")
     assert top(value) == str(digits[1][0])
+
+
+@pytest.fixture(scope="module")
+def classify_button() -> Callable[[dict | None, str | None], tuple]:
+    """The Classify button's event function, from the app's own `build_demo`."""
+    demo: gr.Blocks = build_demo(Classifier(load_model().model), "tests", None)
+    return next(fn.fn for fn in demo.fns.values() if fn.fn.__name__ == "predict_either")
+
+
+def test_classify_takes_the_drawing_else_the_upload(classify_button, digits, tmp_path: Path) -> None:
+    images, labels = digits
+    assert labels[0] != labels[1]
+    drawn = {"background": None, "layers": [], "composite": str(sketch_png(tmp_path, images[0]))}
+    upload = tmp_path / "upload.png"
+    Image.fromarray(images[1]).save(upload)
+    blank = {"background": None, "layers": [], "composite": None}
+
+    def best(value: dict[str, float]) -> str:
+        return max(value, key=value.__getitem__)
+
+    assert best(classify_button(drawn, str(upload))[0]) == str(labels[0])
+    assert best(classify_button(blank, str(upload))[0]) == str(labels[1])
+    for sketch in (blank, None):
+        value, preview = classify_button(sketch, None)
+        assert value == BLANK_MESSAGE and preview is not None

@@ -210,3 +210,24 @@ def test_the_workers_option(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
         assert message in capsys.readouterr().err
     assert default_concurrency(2) == 2 * REQUESTS_PER_WORKER
     assert default_concurrency(0) == (os.cpu_count() or 1)  # in the server's threads: one per core
+
+
+def test_the_app_classifies_in_its_threads_for_workers_0_else_in_a_pool_and_closes_either(
+    classifier: Classifier,
+) -> None:
+    from app import start_classifier
+
+    in_server = start_classifier(classifier.model, 0)
+    assert type(in_server) is Classifier
+    in_server.close()  # nothing to release: it goes on classifying
+    assert in_server.predict(str(DRAWING)).top[0] == "7"
+    before = set(process_tree(os.getpid()))
+    pool = start_classifier(classifier.model, 2)
+    try:
+        assert type(pool) is ClassifierPool
+        # the workers are up before the first request (and a fork server, if this process had none)
+        assert len(set(process_tree(os.getpid())) - before) >= 2
+        assert_same(pool.predict(str(DRAWING)), in_server.predict(str(DRAWING)))
+    finally:
+        pool.close()
+    assert len(set(process_tree(os.getpid())) - before) <= 1  # the workers are gone; a fork server stays
