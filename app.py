@@ -25,6 +25,7 @@ import gradio as gr
 import torch
 
 from mnist_model import gradio_workarounds
+from mnist_model.decode import ImageError
 from mnist_model.gradio_workarounds import ImageFile, SketchFiles
 from mnist_model.hub import HubError
 from mnist_model.loader import load_model
@@ -32,7 +33,6 @@ from mnist_model.memory import limit_malloc_arenas
 from mnist_model.model import DigitNet
 from mnist_model.pool import ClassifierPool, WorkerError, default_workers
 from mnist_model.predict import Classifier, Prediction, Predictor
-from mnist_model.preprocess import ImageError
 from mnist_model.serving import serve
 from mnist_model.weights import WeightsError
 

@@ -35,10 +35,11 @@ import atheris
 import numpy as np
 import torch
 
-with atheris.instrument_imports(include=["PIL", "mnist_model.preprocess"]):
+with atheris.instrument_imports(include=["PIL", "mnist_model.decode", "mnist_model.ink", "mnist_model.preprocess"]):
     from PIL import Image
 
-    from mnist_model.preprocess import ImageError, preprocess
+    from mnist_model.decode import ImageError
+    from mnist_model.preprocess import preprocess
 
     Image.init()  # imports every format plugin now, while imports are instrumented
 

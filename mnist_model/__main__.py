@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 from .cli import add_push_arguments, fail, push
+from .decode import ImageError
 from .hub import HubError
 from .loader import load_model
 from .predict import Classifier
-from .preprocess import ImageError
 from .weights import SHIPPED_WEIGHTS_DIR, WeightsError, load_model_folder
 
 

@@ -1,13 +1,12 @@
-"""PNG decoding by libspng (through `pyspng`), where it is installed: ~4x faster than Pillow.
+"""PNG decoding by libspng (through `pyspng`), where it is installed: several times faster than Pillow.
 
-Every Sketchpad drawing reaches the app as an 800x800 RGBA PNG, and decoding it was the largest
-single cost of classifying one: Pillow took 2.4-3.6 ms for the drawing a real Chromium sent
-(`benchmarks/inputs/`), libspng 0.5 ms, for the same pixels. Only what the two read alike is
-handed to libspng: 8-bit grey, RGB and RGBA images with no transparent colour (tRNS), no EXIF
-(whose orientation Pillow applies) and no animation, whose chunks are all intact: pyspng skips
-the checksums, and would turn damaged data into noise that Pillow refuses. Everything else, and
-anything libspng cannot read, is left to Pillow, whose errors `mnist_model.preprocess` turns into
-one sentence.
+Every Sketchpad drawing reaches the app as an 800x800 RGBA PNG (`benchmarks/inputs/` holds one
+that a real Chromium sent), and decoding it is the largest single cost of classifying one.
+Only what the two read alike is handed to libspng: 8-bit grey, RGB and RGBA images with no
+transparent colour (tRNS), no EXIF (whose orientation Pillow applies) and no animation, whose
+chunks are all intact: pyspng skips the checksums, and would turn damaged data into noise that
+Pillow refuses. Everything else, and anything libspng cannot read, is left to Pillow, whose
+errors `mnist_model.decode` turns into one sentence.
 
 pyspng has wheels for Linux x86-64, macOS arm64 and Windows (requirements.txt installs it only
 there); elsewhere Pillow decodes every PNG, as correctly, a little slower.

@@ -24,9 +24,9 @@ from conftest import within
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
+from mnist_model.decode import ImageError
 from mnist_model.loader import load_model
 from mnist_model.predict import Classifier
-from mnist_model.preprocess import ImageError
 from testkit.app import RunningApp
 from testkit.hostile_inputs import (
     DIGIT,

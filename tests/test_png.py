@@ -19,7 +19,8 @@ from conftest import REPO_ROOT
 from PIL import Image
 
 from mnist_model import png
-from mnist_model.preprocess import ImageError, load_image, preprocess
+from mnist_model.decode import ImageError, load_image
+from mnist_model.preprocess import preprocess
 from testkit.hostile_inputs import corrupt_png, with_png_chunk
 from testkit.user_images import encode
 

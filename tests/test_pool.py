@@ -19,10 +19,10 @@ import pytest
 from conftest import REPO_ROOT, within
 from gradio_client import Client, handle_file
 
+from mnist_model.decode import ImageError
 from mnist_model.loader import load_model
 from mnist_model.pool import WORKER_NICENESS, ClassifierPool, WorkerError
 from mnist_model.predict import Classifier, Prediction
-from mnist_model.preprocess import ImageError
 from testkit.app import launch_app
 from testkit.processes import process_tree
 

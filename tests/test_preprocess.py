@@ -24,17 +24,11 @@ import torch
 from conftest import within
 from PIL import Image, ImageDraw, ImageFilter
 
-import mnist_model.preprocess as preprocessing
+import mnist_model.ink
 from mnist_model.data import load_mnist
+from mnist_model.decode import MAX_PIXELS, ImageError, load_image
 from mnist_model.loader import load_model
-from mnist_model.preprocess import (
-    MAX_PIXELS,
-    ImageError,
-    Preprocessed,
-    load_image,
-    preprocess,
-    to_mnist,
-)
+from mnist_model.preprocess import Preprocessed, preprocess, to_mnist
 from mnist_model.weights import SHIPPED_WEIGHTS_DIR, WEIGHTS_FILE
 from testkit.accuracy import kind_rng, pick_digits
 from testkit.user_images import KINDS, encode, make_user_image
@@ -427,7 +421,7 @@ def test_refine_pass_keeps_every_piece_the_first_look_found(mnist_test, monkeypa
     model = load_model().model.eval()
     with torch.inference_mode():
         assert int(model(refined[None]).argmax()) == 5
-    monkeypatch.setattr(preprocessing, "REFINE_BELOW", 0)  # the first look alone
+    monkeypatch.setattr(mnist_model.ink, "REFINE_BELOW", 0)  # the first look alone
     assert aligned_difference(refined, tensor_of(image)) < 0.03  # the lost bar made it 0.135
 
 
@@ -694,7 +688,22 @@ def test_quantile_is_numpys_to_the_bit() -> None:
         values = rng.random(int(size), dtype=np.float32) * rng.random()
         values[: int(size) // 3] = values[0]  # ties
         for q in (0.9, 0.5, 0.25, float(rng.random())):
-            assert preprocessing._quantile(values, q) == float(np.quantile(values, q)), (size, q)
+            assert mnist_model.ink.quantile(values, q) == float(np.quantile(values, q)), (size, q)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA"])
+@pytest.mark.parametrize("size, factor", [((97, 61), 2), ((800, 800), 4), ((1000, 333), 3)])
+def test_reduce_averages_the_values_as_stored(mode: str, size: tuple[int, int], factor: int) -> None:
+    # `ink._reduce` calls Pillow's private core (`image.im.reduce`): an upgrade that changes it fails here
+    rng = np.random.default_rng(factor)
+    pixels = rng.integers(0, 256, (size[1], size[0], len(mode)), dtype=np.uint8)  # alpha of every level
+    image = Image.fromarray(pixels[:, :, 0] if mode == "L" else pixels)
+    reduced = mnist_model.ink._reduce(image, factor)
+    assert reduced.mode == mode and reduced.size == (-(-size[0] // factor), -(-size[1] // factor))
+    for got, band in zip(reduced.split(), image.split()):  # each band alone: nothing premultiplied
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(band.reduce(factor)))
+    if mode == "RGBA":  # what Pillow's public reduce would give instead
+        assert not np.array_equal(np.asarray(reduced), np.asarray(image.reduce(factor)))
 
 
 def _flood_labels(mask: np.ndarray) -> list[int]:
@@ -726,7 +735,7 @@ def test_connected_pieces_are_labelled_as_a_flood_fill_labels_them() -> None:
     masks = [spiral, np.zeros((5, 5), bool), np.ones((1, 1), bool), np.eye(9, dtype=bool)[::-1]]
     masks += [rng.random(rng.integers(1, 64, size=2)) < rng.random() for _ in range(300)]
     for mask in masks:
-        labels, count = preprocessing._label(mask)
+        labels, count = mnist_model.ink._label(mask)
         expected = _flood_labels(mask)
         assert labels.tolist() == expected and count == len(set(expected))
 

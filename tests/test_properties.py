@@ -21,9 +21,10 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from mnist_model.data import load_mnist
+from mnist_model.decode import ImageError
 from mnist_model.loader import load_model
 from mnist_model.predict import Classifier
-from mnist_model.preprocess import ImageError, preprocess
+from mnist_model.preprocess import preprocess
 
 pytestmark = pytest.mark.slow  # hundreds of generated examples per property
 
