@@ -9,8 +9,8 @@ every PIL mode and content, the files in examples/, the Chromium drawing, the ho
 Sketchpad values, unusable objects) and records, per input, the sha256 of the tensor's bytes and
 of the preview's pixels and whether it was blank, or the error's type and message. Each input's
 own sha256 is recorded too, so that a change in a generator is told apart from a change in the
-preprocessing. The inputs come from this checkout's generators (`testkit` and a copy of the
-property tests' random images); to record another version of the code, put it first on the path:
+preprocessing. The inputs come from this checkout's generators (`testkit`); to record another
+version of the code, put it first on the path:
 
     cd /tmp/old && PYTHONPATH=/tmp/old python /path/to/benchmarks/preprocess_equivalence.py --out OLD.json
 
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 import mnist_model
 from mnist_model.data import default_data_dir, load_mnist
@@ -41,12 +41,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT))  # testkit, for an older version of the code put first on the path
 
 from testkit.hostile_inputs import file_cases, sketch_cases  # noqa: E402
-from testkit.user_images import KINDS, make_user_image  # noqa: E402
+from testkit.random_images import CONTENTS, MODES, make_image  # noqa: E402
+from testkit.user_images import KINDS, encode, make_user_image  # noqa: E402
 
 DIGITS = 40  # MNIST test digits, each as every kind of user image
 RANDOM_PER_COMBINATION = 12  # random images per (mode, content): 11 x 3 x 12 = 396
-MODES = ("1", "L", "LA", "P", "P-transparent", "RGB", "RGBA", "CMYK", "I;16", "I", "F")
-CONTENTS = ("noise", "constant", "strokes")
 EXTRA_MODES = ("RGBa", "La", "PA", "YCbCr", "HSV", "LAB", "I;16B", "I;16L")  # converted from RGB/L
 SEED = 0
 
@@ -64,7 +63,7 @@ def _cases(data_dir: Path, scratch: Path) -> Iterator[Case]:
             yield f"user/{kind}/{index}", lambda made=made: made
     for index, digit in enumerate(digits):
         yield f"mnist/array/{index}", lambda digit=digit: digit.copy()
-        yield f"mnist/png/{index}", lambda digit=digit: _png(Image.fromarray(digit))
+        yield f"mnist/png/{index}", lambda digit=digit: encode(Image.fromarray(digit))
     yield from _random_cases()
     for path in sorted((ROOT / "examples").glob("*")):
         if path.suffix in (".png", ".jpg"):
@@ -93,54 +92,15 @@ def _random_cases() -> Iterator[Case]:
             for index in range(RANDOM_PER_COMBINATION):
                 size = _random_size(rng)
                 seed = int(rng.integers(2**32))
-                yield f"random/{mode}/{content}/{index}", lambda a=(size, mode, content, seed): _random_image(*a)
+                yield f"random/{mode}/{content}/{index}", lambda a=(size, mode, content, seed): make_image(*a)
     for mode in EXTRA_MODES:
         for content in CONTENTS:
             for index in range(3):
                 size, seed = _random_size(rng), int(rng.integers(2**32))
                 base = "L" if mode.startswith("I;16") else "RGB"
                 yield f"random/{mode}/{content}/{index}", lambda a=(size, base, content, seed), mode=mode: (
-                    _random_image(*a).convert(mode)
+                    make_image(*a).convert(mode)
                 )
-
-
-def _random_image(size: tuple[int, int], mode: str, content: str, seed: int) -> Image.Image:
-    """An image of `size` in `mode` ("P-transparent": a palette image with a transparent index), as
-    tests/test_properties.py makes them; a copy, so that these inputs stay fixed."""
-    rng = np.random.default_rng(seed)
-    width, height = size
-    if content == "noise":
-        values = rng.random((height, width))
-    elif content == "constant":
-        values = np.full((height, width), rng.random())
-    else:  # a few strokes of random width, in random greys, on a random paper
-        paper = Image.new("L", size, int(rng.integers(256)))
-        pen = ImageDraw.Draw(paper)
-        for _ in range(int(rng.integers(1, 6))):
-            points = [tuple(point) for point in rng.random((int(rng.integers(2, 6)), 2)) * size]
-            pen.line(points, fill=int(rng.integers(256)), width=int(rng.integers(1, 40)))
-        values = np.asarray(paper) / 255
-    grey = (values * 255).astype(np.uint8)
-    channels = np.stack([grey, *(rng.permutation(grey.ravel()).reshape(grey.shape) for _ in range(3))], axis=2)
-    if mode == "1":
-        return Image.fromarray(grey > 127)
-    if mode in ("L", "LA", "RGB", "RGBA", "CMYK"):
-        count = len(mode) if mode != "CMYK" else 4
-        data = grey if count == 1 else np.ascontiguousarray(channels[:, :, :count])
-        return Image.frombytes(mode, size, data.tobytes())
-    if mode.startswith("P"):
-        image = Image.frombytes("P", size, grey.tobytes())
-        image.putpalette(rng.integers(0, 256, 768, dtype=np.uint8).tobytes())
-        if mode == "P-transparent":
-            image.info["transparency"] = int(rng.integers(256))
-        return image
-    if mode == "I;16":
-        return Image.fromarray((values * 65535).astype(np.uint16))
-    if mode == "I":
-        return Image.fromarray((values * rng.integers(1, 2**31) - 2**30).astype(np.int32))
-    floats = (values * 10.0 ** rng.integers(-3, 6)).astype(np.float32)
-    floats.ravel()[rng.integers(0, floats.size, 3)] = rng.choice([np.nan, np.inf, -np.inf], 3)
-    return Image.fromarray(floats)
 
 
 def _random_size(rng: np.random.Generator) -> tuple[int, int]:
@@ -155,7 +115,7 @@ def _random_size(rng: np.random.Generator) -> tuple[int, int]:
 
 
 def _unusable_cases() -> Iterator[Case]:
-    truncated = _png(Image.new("RGB", (64, 64), "white"))[:120]
+    truncated = encode(Image.new("RGB", (64, 64), "white"))[:120]
     objects: dict[str, Callable[[], Source]] = {
         "none": lambda: None,
         "int": lambda: 42,
@@ -178,12 +138,6 @@ def _unusable_cases() -> Iterator[Case]:
     }
     for name, make in objects.items():
         yield f"object/{name}", make
-
-
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def _digest(value: Any) -> str:
