@@ -2,8 +2,8 @@
 
 Most of the app's traffic is the Sketchpad's composite, a PNG that the browser encodes, and how
 long a PNG takes to decode depends on its encoder: Chromium filters every row of a drawing with
-"Up", while Pillow's adaptive filters made a PNG of a similar drawing that decoded ~2.5x slower
-(6.4 against 2.4 ms for 800x800 RGBA). So `benchmarks.app_latency` times the real thing, made
+"Up", while Pillow's adaptive filters make a PNG of a similar drawing that decodes several times
+slower (docs/results.md). So `benchmarks.app_latency` times the real thing, made
 by this script: it serves the app's own `build_demo` in this process, draws a 7 with mouse
 strokes in headless Chromium (as `tests/test_browser.py` does) and saves the composite the app
 received, byte for byte.

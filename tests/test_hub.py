@@ -125,7 +125,7 @@ def test_falls_back_to_local_weights_quickly_when_the_hub_is_out_of_reach(
 
 def test_a_cached_pinned_commit_loads_without_the_hub(pushed: Path, hub, env_for_subprocess) -> None:
     commit = hub.commits(REPO)[1]
-    load_model(f"{REPO}@{commit}")  # fills this session's cache
+    load_model(f"{REPO}@{commit}")  # fills the test run's Hub cache
     script = f"from mnist_model.loader import load_model; print(load_model({REPO + '@' + commit!r}).source)"
     result = run(["-c", script], env_for_subprocess, HF_HUB_OFFLINE="1")
     assert result.returncode == 0, result.stderr
