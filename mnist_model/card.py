@@ -42,9 +42,9 @@ The number is the model after the last epoch of a fixed schedule: the test set c
 ## Use
 
 ```python
-from mnist_model import DigitNet
+from mnist_model import load_model  # safetensors only, every file checked
 
-model = DigitNet.from_pretrained("{{ repo_id }}", strict=True)  # or a local folder
+model = load_model("{{ repo_id }}").model  # pin a commit with "{{ repo_id }}@COMMIT"
 ```
 
 ## Data
