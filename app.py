@@ -4,13 +4,14 @@
     python app.py --model OWNER/NAME@REV  # weights from a Hub repo (falls back to weights/ offline)
     python app.py --host 0.0.0.0 --port 8080 --share
     python app.py --workers 0             # classify in the server's threads, not in worker processes
+    python app.py --mcp                   # also an MCP server at /gradio_api/mcp/ (or GRADIO_MCP_SERVER=true)
 
 Every input goes through `mnist_model.predict.Classifier`, run in worker processes beside the
 server (`mnist_model.pool`): the same preprocessing for drawings, uploads, photos, the command
-line and the tests. The API has two stable endpoints,
-`/predict` (an image file) and `/predict_sketch` (a Sketchpad value); see README.md. What depends
-on Gradio's internals is in `mnist_model.gradio_workarounds`, the server's limits in
-`mnist_model.serving`.
+line and the tests. The API has two stable endpoints, `/predict` (an image file) and
+`/predict_sketch` (a Sketchpad value), with --mcp also MCP tools of the same names, described by
+their docstrings; see README.md. What depends on Gradio's internals is in
+`mnist_model.gradio_workarounds`, the server's limits in `mnist_model.serving`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ from mnist_model.weights import WeightsError
 MODEL_ENV = "MNIST_MODEL"
 WORKERS_ENV = "MNIST_WORKERS"
 MAX_QUEUE_ENV = "MNIST_MAX_QUEUE"
+# Also serve the API as MCP tools (--mcp). Gradio reads the same variable (only "true"); the app
+# passes its own answer explicitly, so a Space turns it on by setting the variable.
+MCP_ENV = "GRADIO_MCP_SERVER"
+MCP_ENV_ON = ("true", "1", "yes")
 # Requests each classifying event has in flight per worker process: while the workers classify
 # some, the server reads and answers others (`python -m benchmarks.app_latency` measures the gain).
 REQUESTS_PER_WORKER = 4
@@ -75,11 +80,32 @@ def build_demo(
         return BLANK_MESSAGE if prediction.is_blank else prediction.confidences, prediction.preview
 
     def predict(image: str | None) -> tuple[dict[str, float] | str, object]:
-        """Classify an image file: the ten classes' probabilities and the 28x28 model input."""
+        """Classify a picture of one handwritten digit, 0 to 9: a drawing, scan or photo.
+
+        The picture is prepared the way MNIST was (ink fitted into 20x20, centred in 28x28). Anything
+        else that has ink, even a letter or a face, is still answered as its likeliest digit.
+
+        Args:
+            image: a PNG or JPEG file, given as a data: URL (data:image/png;base64,...) or an http(s) URL.
+        Returns:
+            a label: the likeliest digit and the probabilities of all ten digits; a blank picture (no ink) gives a label without confidences, "Draw a digit (or upload a picture of one) to see a prediction"
+            the 28x28 image the model saw, white on black, enlarged 5x to 140x140
+        """
         return shown(classify(image))
 
     def predict_sketch(sketch: dict | None) -> tuple[dict[str, float] | str, object]:
-        """Classify a Sketchpad value ({"background", "layers", "composite"})."""
+        """Classify a digit drawn on the app's Sketchpad, 0 to 9, as the browser sends it.
+
+        For a picture file, use predict instead. Any ink that is not a digit is still answered as
+        its likeliest digit. Over MCP, Gradio 6.31 cannot pass this tool its files: send the drawing
+        to predict as a picture.
+
+        Args:
+            sketch: a Sketchpad value, {"background": file or null, "layers": [files], "composite": file}, each file a PNG.
+        Returns:
+            a label: the likeliest digit and the probabilities of all ten digits; a blank drawing (no ink) gives a label without confidences, "Draw a digit (or upload a picture of one) to see a prediction"
+            the 28x28 image the model saw, white on black, enlarged 5x to 140x140
+        """
         return shown(classify(sketch))
 
     def predict_either(sketch: dict | None, image: str | None) -> tuple[dict[str, float] | str, object]:
@@ -151,6 +177,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=os.environ.get("GRADIO_SERVER_PORT", "7860"))
     parser.add_argument("--share", action="store_true", help="also serve through a public gradio.live link")
+    parser.add_argument("--mcp", action="store_true",
+                        default=os.environ.get(MCP_ENV, "").strip().lower() in MCP_ENV_ON,
+                        help=f"also serve /predict and /predict_sketch as MCP tools at /gradio_api/mcp/ "
+                             f"(default: on when ${MCP_ENV} is true, 1 or yes)")
     parser.add_argument("--workers", type=int, default=os.environ.get(WORKERS_ENV, str(default_workers())),
                         help=f"processes that classify; 0: in the server's own threads "
                              f"(default: ${WORKERS_ENV} or one per core, at most 4: {default_workers()} here)")
@@ -185,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     classifier = start_classifier(loaded.model, args.workers)
     try:
         demo = build_demo(classifier, loaded.source, loaded.metrics, args.max_queue, default_concurrency(args.workers))
-        serve(demo, args.host, args.port, share=args.share)
+        serve(demo, args.host, args.port, share=args.share, mcp=args.mcp)
     finally:
         classifier.close()
 

@@ -60,7 +60,11 @@ class _BodyTooLarge(Exception):
     pass
 
 
-def serve(demo: gr.Blocks, host: str, port: int, share: bool = False) -> None:
-    """Serve `demo` within the app's limits: file and request sizes capped."""
+def serve(demo: gr.Blocks, host: str, port: int, share: bool = False, mcp: bool = False) -> None:
+    """Serve `demo` within the app's limits: file and request sizes capped.
+
+    `mcp`: also serve its public API events as MCP tools at /gradio_api/mcp/ (Gradio prints that
+    URL). Passed explicitly, so Gradio's own reading of $GRADIO_MCP_SERVER cannot turn it on.
+    """
     demo.launch(server_name=host, server_port=port, share=share, max_file_size=MAX_FILE_SIZE,
-                app_kwargs={"middleware": [Middleware(RequestBodyLimit)]})
+                mcp_server=mcp, app_kwargs={"middleware": [Middleware(RequestBodyLimit)]})
