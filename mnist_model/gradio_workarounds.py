@@ -2,7 +2,7 @@
 
 Each is checked on Gradio `GRADIO_CHECKED`, and `tests/test_gradio_workarounds.py` checks on the
 installed Gradio that each is still needed and still works. `apply()`, called once by `app.main`,
-installs the one process-wide piece and warns at start-up when another Gradio is installed.
+installs the process-wide pieces and warns at start-up when another Gradio is installed.
 
 - `ImageFile`, `SketchFiles`: Gradio opens every image with PIL before the app's function runs, so
   a broken file fails with an opaque error and a decompression bomb is decoded before
@@ -12,6 +12,13 @@ installs the one process-wide piece and warns at start-up when another Gradio is
 - `path_or_inline_bytes`: Gradio decodes a file inlined as a `data:` URL itself, past its upload cap.
 - `delete_old_cache_files`: Gradio's cache sweep dies under concurrent traffic and leaves each
   cached file's folder behind.
+- `PAGE_JS`: the Sketchpad opens with no tool chosen (a drag selects text until the brush icon
+  is clicked) and falls back to none whenever it is cleared, and a `gr.Label` that returns ten
+  classes to API callers shows all ten on the page; this script picks the brush, shows three,
+  and sets the blank answer as a quiet hint rather than a heading.
+- `MCPServer`: Gradio's MCP server cannot call a tool that takes a Sketchpad value (its schema's
+  `$ref`s point nowhere, its nested files stay strings), and without a progress token it answers
+  a tool with several outputs as one text item.
 
 Only `app.py` imports this module: training never needs gradio.
 """
@@ -26,6 +33,7 @@ import time
 from typing import Any
 
 import gradio as gr
+import gradio.mcp
 from gradio import route_utils
 from gradio.components.image_editor import EditorData
 from gradio.data_classes import FileData, ImageData
@@ -41,10 +49,45 @@ SKETCH_VALUE_HELP = (
 
 logger = logging.getLogger(__name__)
 
+# Run on page load (`demo.load(None, js=PAGE_JS)`). It relies on the frontend's markup: the brush
+# is `button[aria-label="Brush"]` in a `.toolbar-wrap`, the chosen tool has the class `highlight`,
+# a Label's rows are `button.confidence-set`; the browser tests fail if any of that changes.
+PAGE_JS = r"""
+() => {
+  const style = document.createElement("style");
+  style.textContent = `
+    .answer button.confidence-set:nth-of-type(n+4) { display: none; }
+    .answer .container:not(:has(.confidence-set)) .output-class {
+      font-size: var(--text-lg); font-weight: normal; color: var(--body-text-color-subdued);
+    }`;
+  document.head.appendChild(style);
+  // The brush, on every visible Sketchpad whose toolbar has no chosen tool: at load, when its
+  // tab opens, after Clear and after its own trash button. Throttled, not debounced: during an
+  // event Gradio's status tracker changes the page every 100 ms.
+  let queued = false;
+  const pick = () => {
+    queued = false;
+    for (const brush of document.querySelectorAll('button[aria-label="Brush"]')) {
+      const bar = brush.closest(".toolbar-wrap") || brush.parentElement;
+      if (brush.offsetParent !== null && !bar.querySelector("button.highlight")) brush.click();
+    }
+  };
+  const schedule = () => { if (!queued) { queued = true; setTimeout(pick, 30); } };
+  new MutationObserver(schedule).observe(document.body, {
+    childList: true, subtree: true, attributes: true, attributeFilter: ["class", "style", "hidden"],
+  });
+  schedule();
+}
+"""
+# A Label with this class shows its first three rows, and its text as a quiet hint when it holds
+# no classes (the blank answer).
+ANSWER_CLASS = "answer"
+
 
 def apply() -> None:
-    """Replace Gradio's cache sweep with `delete_old_cache_files`, for every `gr.Blocks` in this
-    process, and log one warning if the installed Gradio is not `GRADIO_CHECKED`.
+    """Replace Gradio's cache sweep with `delete_old_cache_files` and its MCP server with
+    `MCPServer`, for every `gr.Blocks` in this process, and log one warning if the installed
+    Gradio is not `GRADIO_CHECKED`.
 
     Process-wide, so the app's entry point calls it once; anything else that serves
     `app.build_demo` under traffic calls it too.
@@ -58,6 +101,8 @@ def apply() -> None:
         )
     # Gradio's scheduled sweep and its shutdown sweep look this name up in route_utils at each call.
     route_utils.delete_files_created_by_app = delete_old_cache_files
+    # `launch(mcp_server=True)` builds its server as `gradio.mcp.GradioMCPServer(blocks)`.
+    gradio.mcp.GradioMCPServer = MCPServer
 
 
 def path_or_inline_bytes(data: FileData | ImageData) -> str | bytes | None:
@@ -168,3 +213,87 @@ def delete_old_cache_files(blocks: gr.Blocks, age: int | None) -> None:
             except OSError:  # a folder that holds another file
                 pass
         files -= gone
+
+
+SchemaPosition = list[str | int]  # keys and list indices into a JSON value or a JSON schema
+_SCHEMA_CHOICES = ("anyOf", "oneOf", "allOf")  # the index after one of these picks a subschema
+
+
+class MCPServer(gradio.mcp.GradioMCPServer):
+    """Gradio's MCP server, able to call a tool that takes a Sketchpad value, answering in one shape.
+
+    - A Sketchpad parameter's schema keeps its `$defs` under the parameter while its `$ref`s point
+      at the root (`#/$defs/FileData`); the `mcp` package validates each call against the schema
+      and fails (PointerToNowhere). The definitions move to the root.
+    - Gradio records a file's place in the schema with schema words in it (`anyOf`, 0; `items`),
+      so a file nested in a dict (a Sketchpad's composite, its layers) never matches the call's
+      data and reaches the app as a plain string. The call's own places that match are added.
+    - A call without a progress token (what most clients send) gets one text item holding the
+      repr of all the outputs; with a token, one item per output (an image as an image). Both
+      get the second.
+    """
+
+    def get_input_schema(
+        self, tool_name: str, parameters: dict[str, str] | None = None,
+    ) -> tuple[dict[str, Any], list[SchemaPosition]]:
+        schema, positions = super().get_input_schema(tool_name, parameters)
+        definitions: dict[str, Any] = {}
+        _pop_definitions(schema, definitions)
+        if definitions:
+            schema["$defs"] = definitions
+        return schema, positions
+
+    def convert_strings_to_filedata(self, value: Any, filedata_positions: list[SchemaPosition]) -> Any:
+        patterns = [pattern for pattern in map(_value_pattern, filedata_positions) if pattern is not None]
+        nested = [path for path in _string_paths(value, []) if path not in filedata_positions
+                  and any(_matches(path, pattern) for pattern in patterns)]
+        return super().convert_strings_to_filedata(value, [*filedata_positions, *nested])
+
+    async def _execute_tool_without_progress(self, job: Any) -> list[Any]:
+        (result,) = await super()._execute_tool_without_progress(job)
+        # gradio_client returns a tuple for an event with several outputs, the value for one
+        return list(result) if isinstance(result, tuple) else [result]
+
+
+def _pop_definitions(node: Any, definitions: dict[str, Any]) -> None:
+    """Move every `$defs` found under `node` into `definitions`."""
+    if isinstance(node, dict):
+        definitions.update(node.pop("$defs", None) or {})
+        children = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return
+    for child in children:
+        _pop_definitions(child, definitions)
+
+
+def _value_pattern(position: SchemaPosition) -> SchemaPosition | None:
+    """Where a file's place in the schema is in a call's value ("*": any list index); None for a
+    place inside `$defs`, which no value has."""
+    if "$defs" in position:
+        return None
+    pattern: SchemaPosition = []
+    choice = False
+    for part in position:
+        if choice:
+            choice = False
+        elif part in _SCHEMA_CHOICES:
+            choice = True
+        else:
+            pattern.append("*" if part == "items" else part)
+    return pattern
+
+
+def _matches(path: SchemaPosition, pattern: SchemaPosition) -> bool:
+    return len(path) == len(pattern) and all(
+        part == want or (want == "*" and isinstance(part, int)) for part, want in zip(path, pattern))
+
+
+def _string_paths(node: Any, path: SchemaPosition) -> list[SchemaPosition]:
+    """The place of every string in a call's value."""
+    if isinstance(node, dict):
+        return [found for key, child in node.items() for found in _string_paths(child, [*path, key])]
+    if isinstance(node, list):
+        return [found for index, child in enumerate(node) for found in _string_paths(child, [*path, index])]
+    return [path] if isinstance(node, str) else []

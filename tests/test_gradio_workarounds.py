@@ -3,13 +3,14 @@
 For every workaround: Gradio's own behaviour still needs it (stock components decode and fail
 opaquely, Gradio's sweep dies under concurrent adds), and the parts of Gradio it relies on are
 still there and still work with it (the function it replaces, the blob store, the frontend's
-component name, the validation hook). Real Gradio objects throughout, driven through Gradio's
+component name, the validation hook, the MCP server's methods). Real Gradio objects throughout, driven through Gradio's
 own preprocessing path where there is one. A failure here on a new Gradio says which workaround
 to re-check, drop or fix before raising `GRADIO_CHECKED`.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import base64
 import inspect
@@ -18,14 +19,19 @@ import logging
 import threading
 import time
 import uuid
+from concurrent.futures import Future
 from pathlib import Path
 
 import gradio as gr
+import gradio.mcp
+import jsonschema
 import pytest
-from gradio import route_utils
+import referencing.exceptions
+from gradio import routes, route_utils
 from gradio.blocks import Block, BlockFunction
 from gradio.components.image_editor import AcceptBlobs, EditorData
 from gradio.utils import error_payload
+from gradio_client.client import Job
 from PIL import Image
 from pydantic import ValidationError
 
@@ -34,6 +40,7 @@ from mnist_model.gradio_workarounds import (
     GRADIO_CHECKED,
     SKETCH_VALUE_HELP,
     ImageFile,
+    MCPServer,
     SketchData,
     SketchFiles,
     delete_old_cache_files,
@@ -41,6 +48,7 @@ from mnist_model.gradio_workarounds import (
 from mnist_model.serving import MAX_FILE_BYTES, MAX_FILE_SIZE
 
 GRADIOS_SWEEP = route_utils.delete_files_created_by_app  # Gradio's own, as imported
+GRADIOS_MCP_SERVER = gradio.mcp.GradioMCPServer
 FRONTEND_ASSETS = Path(gr.__file__).parent / "templates" / "frontend" / "assets"
 FILE = {"meta": {"_type": "gradio.FileData"}}
 
@@ -74,9 +82,10 @@ def broken_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def restore_gradios_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Undo `apply()`'s process-wide replacement after the test."""
+def undo_apply(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Undo `apply()`'s process-wide replacements after the test."""
     monkeypatch.setattr(route_utils, "delete_files_created_by_app", route_utils.delete_files_created_by_app)
+    monkeypatch.setattr(gradio.mcp, "GradioMCPServer", gradio.mcp.GradioMCPServer)
 
 
 # --------------------------------------------------------------------------------------------
@@ -84,7 +93,7 @@ def restore_gradios_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_apply_is_silent_on_the_checked_gradio_and_warns_on_any_other(
-    restore_gradios_sweep: None, caplog: pytest.LogCaptureFixture,
+    undo_apply: None, caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.WARNING, logger=gradio_workarounds.__name__):
         gradio_workarounds.apply()
@@ -96,7 +105,7 @@ def test_apply_is_silent_on_the_checked_gradio_and_warns_on_any_other(
 
 
 def test_apply_names_both_versions_in_one_line_on_another_gradio(
-    restore_gradios_sweep: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    undo_apply: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setattr(gr, "__version__", "99.1.0")
     with caplog.at_level(logging.WARNING, logger=gradio_workarounds.__name__):
@@ -106,6 +115,7 @@ def test_apply_names_both_versions_in_one_line_on_another_gradio(
     assert "Gradio 99.1.0 is installed" in message and f"checked on Gradio {GRADIO_CHECKED}" in message
     assert "\n" not in message
     assert route_utils.delete_files_created_by_app is delete_old_cache_files  # it still applies them
+    assert gradio.mcp.GradioMCPServer is MCPServer
 
 
 @pytest.mark.slow
@@ -194,7 +204,7 @@ def test_our_sweep_keeps_young_files_and_those_gradio_keeps(tmp_path: Path) -> N
     assert image.temp_files == {kept} and Path(kept).exists() and not Path(young).parent.exists()
 
 
-def test_a_served_demo_sweeps_with_ours_once_applied(restore_gradios_sweep: None, tmp_path: Path) -> None:
+def test_a_served_demo_sweeps_with_ours_once_applied(undo_apply: None, tmp_path: Path) -> None:
     """Gradio's own scheduler runs the replacement (only ours removes the file's folder)."""
     gradio_workarounds.apply()
     with gr.Blocks(analytics_enabled=False, delete_cache=(1, 1)) as demo:
@@ -304,3 +314,169 @@ def test_stock_sketchpad_decodes_a_broken_drawing_and_fails_opaquely() -> None:
     ours = SketchFiles(type="filepath")
     blob(ours, drawing, b"not a png")
     assert ours.preprocess(EditorData(id=drawing))["composite"] == b"not a png"  # for our decoder
+
+
+# --------------------------------------------------------------------------------------------
+# The MCP server
+
+
+def predict_sketch(sketch: dict | None) -> tuple[str, str | None]:
+    """Classify a drawing.
+
+    Args:
+        sketch: a Sketchpad value.
+    """
+    return "3", None
+
+
+def predict(image: str | None) -> tuple[str, str | None]:
+    """Classify a picture.
+
+    Args:
+        image: a picture.
+    """
+    return "3", image
+
+
+def build_tools_demo() -> gr.Blocks:
+    """The app's two tools in miniature: a Sketchpad and an Image in, a Label and an Image out."""
+    with gr.Blocks(analytics_enabled=False) as demo:
+        sketch, image, label = gr.Sketchpad(type="filepath"), gr.Image(type="filepath"), gr.Label()
+        sketch.change(predict_sketch, sketch, [label, image], api_name="predict_sketch")
+        image.change(predict, image, [label, image], api_name="predict")
+    return demo
+
+
+@pytest.fixture(scope="module")
+def tools_demo() -> gr.Blocks:
+    return build_tools_demo()
+
+
+def mcp_servers(demo: gr.Blocks) -> tuple[gradio.mcp.GradioMCPServer, MCPServer]:
+    """Gradio's MCP server for `demo` and ours, each built as `launch(mcp_server=True)` builds it."""
+    return GRADIOS_MCP_SERVER(demo), MCPServer(demo)
+
+
+def data_url(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode()
+
+
+def refs_and_defs(node: object, path: tuple = ()) -> tuple[set[str], list[tuple]]:
+    """Every `$ref` in a schema, and the place of every `$defs`."""
+    refs: set[str] = set()
+    defs: list[tuple] = []
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, child in children:
+        if key == "$ref":
+            refs.add(child)
+        if key == "$defs":
+            defs.append(path)
+        child_refs, child_defs = refs_and_defs(child, (*path, key))
+        refs |= child_refs
+        defs += child_defs
+    return refs, defs
+
+
+def sketch_call(data: bytes) -> dict:
+    """A predict_sketch call's arguments, every file of the Sketchpad value a `data:` URL."""
+    return {"sketch": {"background": data_url(data), "layers": [data_url(data), data_url(data)],
+                       "composite": data_url(data), "id": None}}
+
+
+def test_launch_builds_ours_once_applied(undo_apply: None) -> None:
+    demo = build_tools_demo()
+    gradio_workarounds.apply()
+    routes.App.setup_mcp_server(demo, {}, mcp_server=True)  # what launch(mcp_server=True) runs
+    assert type(demo.mcp_server_obj) is MCPServer
+
+
+def test_stock_sketch_schema_refers_to_definitions_it_nests(tools_demo: gr.Blocks) -> None:
+    stock, _ = mcp_servers(tools_demo)
+    schema, _ = stock.get_input_schema("predict_sketch")
+    refs, defs = refs_and_defs(schema)
+    assert refs == {"#/$defs/FileData"} and defs == [("properties", "sketch")]  # not at the root
+    # what the mcp package does with every call before the tool sees it
+    with pytest.raises(referencing.exceptions.Unresolvable, match="PointerToNowhere"):
+        jsonschema.validate(sketch_call(png_bytes()), schema)
+
+
+def test_our_sketch_schema_holds_its_definitions_at_the_root(tools_demo: gr.Blocks) -> None:
+    stock, ours = mcp_servers(tools_demo)
+    schema, positions = ours.get_input_schema("predict_sketch", {"sketch": "a Sketchpad value."})
+    refs, defs = refs_and_defs(schema)
+    assert defs == [()] and all(ref.removeprefix("#/$defs/") in schema["$defs"] for ref in refs)
+    assert schema["properties"]["sketch"]["description"] == "a Sketchpad value."
+    assert positions == stock.get_input_schema("predict_sketch")[1]
+    jsonschema.validate(sketch_call(png_bytes()), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"sketch": {"composite": 5}}, schema)
+    assert ours.get_input_schema("predict") == stock.get_input_schema("predict")  # no $defs: as it was
+
+
+def is_cached_file(value: object, data: bytes) -> bool:
+    return (isinstance(value, dict) and value.get("meta") == {"_type": "gradio.FileData"}
+            and Path(value["path"]).read_bytes() == data)
+
+
+def test_stock_conversion_leaves_a_sketchs_files_as_strings(tools_demo: gr.Blocks) -> None:
+    stock, _ = mcp_servers(tools_demo)
+    _, positions = stock.get_input_schema("predict_sketch")
+    call = sketch_call(png_bytes())
+    assert stock.convert_strings_to_filedata(call, positions) == call  # data: URLs, not files
+    _, positions = stock.get_input_schema("predict")
+    assert is_cached_file(stock.convert_strings_to_filedata({"image": data_url(png_bytes())}, positions)["image"],
+                          png_bytes())  # a file that is a parameter itself is converted
+
+
+def test_our_conversion_turns_a_sketchs_files_into_files(tools_demo: gr.Blocks) -> None:
+    _, ours = mcp_servers(tools_demo)
+    _, positions = ours.get_input_schema("predict_sketch")
+    data = png_bytes()
+    sketch = ours.convert_strings_to_filedata(sketch_call(data), positions)["sketch"]
+    assert all(is_cached_file(sketch[key], data) for key in ("background", "composite"))
+    assert len(sketch["layers"]) == 2 and all(is_cached_file(layer, data) for layer in sketch["layers"])
+    assert sketch["id"] is None
+    assert EditorData.model_validate(sketch).composite.path == sketch["composite"]["path"]  # what the app gets
+    drawing = ours.convert_strings_to_filedata({"sketch": {"composite": None, "id": "abc"}}, positions)
+    assert drawing == {"sketch": {"composite": None, "id": "abc"}}  # a string that is no file stays
+    with pytest.raises(ValueError, match="provide a url"):  # a server path, as for a parameter itself
+        ours.convert_strings_to_filedata({"sketch": {"layers": ["/etc/passwd"]}}, positions)
+    _, positions = ours.get_input_schema("predict")
+    assert is_cached_file(ours.convert_strings_to_filedata({"image": data_url(data)}, positions)["image"], data)
+
+
+def finished_job(result: object) -> Job:
+    """A `gradio_client` job that has finished with `result`, as the MCP server's client submits."""
+    future: Future = Future()
+    future.set_result(result)
+    return Job(future, verbose=False)
+
+
+def tool_result(server: gradio.mcp.GradioMCPServer, result: object) -> list[str]:
+    """The content items' types and texts that a call without a progress token gets."""
+    outputs = asyncio.run(server._execute_tool_without_progress(finished_job(result)))
+    content = server.postprocess_output_data(outputs, "http://127.0.0.1:7860")
+    return [item.text if item.type == "text" else item.type for item in content]
+
+
+def test_stock_answer_without_progress_is_one_text_item(tools_demo: gr.Blocks, tmp_path: Path) -> None:
+    stock, _ = mcp_servers(tools_demo)
+    label = {"label": "3", "confidences": None}
+    image = tmp_path / "preview.png"
+    image.write_bytes(png_bytes())
+    preview = {"path": str(image), "url": None, **FILE}
+    # gradio_client's result for an event with two outputs: a tuple of both
+    [text] = tool_result(stock, (label, preview))
+    assert ast.literal_eval(text) == [label, preview]  # the image as its repr: a path on the server
+
+
+def test_our_answer_without_progress_is_one_item_per_output(tools_demo: gr.Blocks, tmp_path: Path) -> None:
+    _, ours = mcp_servers(tools_demo)
+    label = {"label": "3", "confidences": None}
+    image = tmp_path / "preview.png"
+    image.write_bytes(png_bytes())
+    preview = {"path": str(image), "url": None, **FILE}
+    items = tool_result(ours, (label, preview))
+    assert items[:2] == [repr(label), "image"] and items[2].startswith("Image URL: ")  # as with progress
+    assert tool_result(ours, label) == [repr(label)]  # an event with one output
+    assert tool_result(ours, ("3", "4")) == ["3", "4"]

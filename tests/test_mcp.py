@@ -2,9 +2,9 @@
 the `mcp` package's own client (`streamable_http_client`, mcp 1.30's name for `streamablehttp_client`) at
 /gradio_api/mcp/
 
-Gradio 6.31 answers a tool call in one of two shapes. A call without a progress token (what most
-clients send) gets one text item holding the Python repr of all the outputs, `[label, image]`; a
-call with one gets the label's repr, then the image and its URL. `label_of` reads both.
+A call gets the label's Python repr, then the image the model saw and its URL, with a progress
+token or without (`gradio_workarounds.MCPServer`: Gradio's own answers a call without one in one
+text item).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import base64
+import io
 import time
 import urllib.error
 import urllib.request
@@ -87,11 +88,11 @@ def data_url(data: bytes, mime: str) -> str:
 
 
 def label_of(result: CallToolResult) -> dict[str, Any]:
-    """The gr.Label value in a tool result: {"label": ..., "confidences": [...] or None}."""
+    """The gr.Label value in a tool result, {"label": ..., "confidences": [...] or None}, after
+    checking the result's shape: the label, the image, the image's URL."""
     assert not result.isError, result.content
+    assert [item.type for item in result.content] == ["text", "image", "text"], result.content
     value = ast.literal_eval(result.content[0].text)
-    if isinstance(value, list):  # no progress token: [label, image] in one text item
-        value = value[0]
     assert isinstance(value, dict) and "label" in value, value
     return value
 
@@ -145,13 +146,14 @@ def test_predict_reads_user_images(mcp_app: RunningApp, digits) -> None:
     assert correct >= len(USER_KINDS) - 1
 
 
-def test_predict_returns_the_model_input_with_progress(mcp_app: RunningApp, digits) -> None:
+@pytest.mark.parametrize("progress", [False, True], ids=["no_progress_token", "progress_token"])
+def test_predict_returns_the_model_input(mcp_app: RunningApp, digits, progress: bool) -> None:
     images, labels = digits
     url = data_url(encode(Image.fromarray(images[0])), "image/png")
-    result = call(mcp_url(mcp_app), "predict", {"image": url}, progress=True)
-    assert label_of(result)["label"] == str(labels[0])
-    kinds = [item.type for item in result.content]
-    assert kinds == ["text", "image", "text"], result.content
+    result = call(mcp_url(mcp_app), "predict", {"image": url}, progress=progress)
+    assert label_of(result)["label"] == str(labels[0])  # and the label, image, URL shape
+    preview = Image.open(io.BytesIO(base64.b64decode(result.content[1].data)))
+    assert preview.size == (140, 140)
     assert result.content[2].text.startswith(f"Image URL: {mcp_app.url}gradio_api/file=")
 
 
@@ -160,17 +162,34 @@ def test_predict_blank_image(mcp_app: RunningApp) -> None:
     assert label_of(call(mcp_url(mcp_app), "predict", {"image": url})) == {"label": BLANK_MESSAGE, "confidences": None}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Gradio 6.31's MCP server cannot take a Sketchpad value: the tool's inputSchema refers to "
-    "#/$defs/FileData at its root but nests $defs under the parameter (the call fails validation, "
-    "PointerToNowhere), and files nested in a dict are never turned from URLs into FileData"))
+def drawn_layer(digit: np.ndarray) -> Image.Image:
+    """A Sketchpad layer holding `digit` (MNIST: white on black) in black ink: transparent elsewhere."""
+    ink = Image.fromarray(digit).resize((400, 400), Image.Resampling.BICUBIC)
+    layer = Image.new("RGBA", (800, 800), (0, 0, 0, 0))
+    layer.paste(Image.merge("RGBA", (*Image.new("RGB", ink.size).split(), ink)), (200, 200))
+    return layer
+
+
 def test_predict_sketch_reads_a_composite(mcp_app: RunningApp, digits) -> None:
     images, labels = digits
-    ink = Image.fromarray(255 - images[1]).resize((400, 400), Image.Resampling.BICUBIC)
     canvas = Image.new("RGBA", (800, 800), "white")
-    canvas.paste(ink.convert("RGBA"), (200, 200))
+    canvas.alpha_composite(drawn_layer(images[1]))
     sketch = {"background": None, "layers": [], "composite": data_url(encode(canvas), "image/png")}
     assert label_of(call(mcp_url(mcp_app), "predict_sketch", {"sketch": sketch}))["label"] == str(labels[1])
+
+
+def test_predict_sketch_reads_layers_over_a_background(mcp_app: RunningApp, digits) -> None:
+    images, labels = digits
+    white = data_url(encode(Image.new("RGBA", (800, 800), "white")), "image/png")
+    sketch = {"background": white, "layers": [data_url(encode(drawn_layer(images[2])), "image/png")],
+              "composite": None}
+    assert label_of(call(mcp_url(mcp_app), "predict_sketch", {"sketch": sketch}))["label"] == str(labels[2])
+
+
+def test_predict_sketch_blank_canvas(mcp_app: RunningApp) -> None:
+    white = data_url(encode(Image.new("RGBA", (800, 800), "white")), "image/png")
+    sketch = {"background": None, "layers": [], "composite": white}
+    assert label_of(call(mcp_url(mcp_app), "predict_sketch", {"sketch": sketch}))["label"] == BLANK_MESSAGE
 
 
 def test_unreadable_file_is_an_error(mcp_app: RunningApp) -> None:
