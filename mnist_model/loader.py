@@ -22,7 +22,9 @@ logger = logging.getLogger(__name__)
 @dataclass
 class LoadedModel:
     model: DigitNet
-    source: str  # where the weights came from, for logs and the app's footer
+    # where the weights came from, fit to show anyone (the app's footer): "the shipped weights",
+    # "the model folder NAME" or "OWNER/NAME@COMMIT", never a path of this machine's disk
+    source: str
     metrics: dict | None
 
 
@@ -31,15 +33,22 @@ def load_model(source: str | Path | None = None, fallback: str | Path = SHIPPED_
     source = str(source) if source is not None else str(fallback)
     spec = None if Path(source).is_dir() else parse_repo_spec(source)
     if spec is None:
-        loaded = LoadedModel(load_model_folder(source), f"local folder {source}", read_metrics(source))
+        folder, description = Path(source), _folder_name(Path(source))
     else:
         try:
             folder, commit = download_model_folder(spec)
         except HubUnreachableError as error:
             logger.warning("%s; using the local weights in %s instead", error, fallback)
-            folder, description = Path(fallback), f"local folder {fallback} (Hub unreachable)"
+            folder, description = Path(fallback), f"{_folder_name(Path(fallback))} (the Hub was unreachable)"
         else:
             description = f"{spec.repo_id}@{commit}"
-        loaded = LoadedModel(load_model_folder(folder), description, read_metrics(folder))
-    logger.info("Loaded %s weights from %s", loaded.model.arch, loaded.source)
+    loaded = LoadedModel(load_model_folder(folder), description, read_metrics(folder))
+    logger.info("Loaded %s weights from %s (%s)", loaded.model.arch, loaded.source, folder)
     return loaded
+
+
+def _folder_name(folder: Path) -> str:
+    """A local model folder as `LoadedModel.source` names it."""
+    if folder.resolve() == SHIPPED_WEIGHTS_DIR.resolve():
+        return "the shipped weights"
+    return f"the model folder {folder.resolve().name}"

@@ -118,9 +118,9 @@ def test_falls_back_to_local_weights_quickly_when_the_hub_is_out_of_reach(
     assert result.returncode == 0, result.stderr
     seconds, source = result.stdout.split("\n")[:2]
     assert float(seconds) < 5
-    assert source == f"local folder {pushed} (Hub unreachable)"
+    assert source == f"the model folder {pushed.name} (the Hub was unreachable)"
     assert f"using the local weights in {pushed} instead" in result.stderr
-    assert f"Loaded {DEFAULT_ARCH} weights from local folder {pushed}" in result.stderr
+    assert f"Loaded {DEFAULT_ARCH} weights from {source} ({pushed})" in result.stderr
 
 
 def test_a_cached_pinned_commit_loads_without_the_hub(pushed: Path, hub, env_for_subprocess) -> None:
