@@ -55,7 +55,7 @@ MAX_QUEUE = 64
 # minute and deleted after five: a busy public demo keeps a few minutes' traffic on disk, not a day's.
 CACHE_SWEEP_S, CACHE_MAX_AGE_S = 60, 300
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
-BLANK_MESSAGE = "Draw a digit (or upload a picture of one) to see a prediction"
+BLANK_MESSAGE = "Draw a digit, or upload a picture of one"
 
 
 def build_demo(
@@ -88,7 +88,7 @@ def build_demo(
         Args:
             image: a PNG or JPEG file, given as a data: URL (data:image/png;base64,...) or an http(s) URL.
         Returns:
-            a label: the likeliest digit and the probabilities of all ten digits; a blank picture (no ink) gives a label without confidences, "Draw a digit (or upload a picture of one) to see a prediction"
+            a label: the likeliest digit and the probabilities of all ten digits; a blank picture (no ink) gives a label without confidences, "Draw a digit, or upload a picture of one"
             the 28x28 image the model saw, white on black, enlarged 5x to 140x140
         """
         return shown(classify(image))
@@ -97,13 +97,12 @@ def build_demo(
         """Classify a digit drawn on the app's Sketchpad, 0 to 9, as the browser sends it.
 
         For a picture file, use predict instead. Any ink that is not a digit is still answered as
-        its likeliest digit. Over MCP, Gradio 6.31 cannot pass this tool its files: send the drawing
-        to predict as a picture.
+        its likeliest digit.
 
         Args:
             sketch: a Sketchpad value, {"background": file or null, "layers": [files], "composite": file}, each file a PNG.
         Returns:
-            a label: the likeliest digit and the probabilities of all ten digits; a blank drawing (no ink) gives a label without confidences, "Draw a digit (or upload a picture of one) to see a prediction"
+            a label: the likeliest digit and the probabilities of all ten digits; a blank drawing (no ink) gives a label without confidences, "Draw a digit, or upload a picture of one"
             the 28x28 image the model saw, white on black, enlarged 5x to 140x140
         """
         return shown(classify(sketch))
@@ -118,8 +117,8 @@ def build_demo(
         gr.Markdown(
             "# Handwritten digit classifier\n"
             "Draw a digit or upload a photo of one. The image is prepared the way MNIST was made "
-            "(ink fitted into 20x20, centred by mass in 28x28); the panel on the right shows what "
-            "the network sees."
+            "(ink fitted into 20x20, centred by mass in 28x28), and \"What the model sees\" shows "
+            "the 28x28 image the network gets."
         )
         with gr.Row():
             with gr.Column():
@@ -138,27 +137,22 @@ def build_demo(
                     clear = gr.Button("Clear")
                     submit = gr.Button("Classify", variant="primary")
             with gr.Column():
-                label = gr.Label(num_top_classes=3, label="Prediction", value=BLANK_MESSAGE, elem_id="prediction")
-                # All ten classes, what the API returns. "hidden", not False: a component that is not
-                # rendered does not pass its value on to the event that copies it to `label`.
-                probabilities = gr.Label(visible="hidden")
+                # All ten classes, as the API returns them; the page shows the top three.
+                label = gr.Label(label="Prediction", value=BLANK_MESSAGE, elem_id="prediction",
+                                 elem_classes=gradio_workarounds.ANSWER_CLASS)
                 preview = gr.Image(label="What the model sees (28x28)", interactive=False, height=220)
         examples = sorted(str(path) for path in EXAMPLES_DIR.iterdir() if path.suffix in (".png", ".jpg"))
         if examples:
             gr.Examples(examples=examples, inputs=upload, label="Sample digits: MNIST test digits redrawn as users send them")
-        gr.Markdown(f"Model: `{source}` · MNIST test accuracy {accuracy}")
+        gr.Markdown(f"Model: {source} · MNIST test accuracy {accuracy}", elem_id="model-source")
 
-        outputs = [probabilities, preview]
-        events = [
-            sketch.change(predict_sketch, sketch, outputs, api_name="predict_sketch", trigger_mode="always_last"),
-            upload.change(predict, upload, outputs, api_name="predict"),
-            submit.click(predict_either, [sketch, upload], outputs, api_visibility="private"),
-        ]
-        for event in events:
-            # The visible Label shows the top three of the API's ten classes.
-            event.then(lambda value: value, probabilities, label, api_visibility="private", show_progress="hidden")
-        clear.click(lambda: (None, None, BLANK_MESSAGE, None, None), None,
-                    [sketch, upload, label, probabilities, preview], api_visibility="private")
+        outputs = [label, preview]  # one event per stroke or upload answers on the page and the API
+        sketch.change(predict_sketch, sketch, outputs, api_name="predict_sketch", trigger_mode="always_last")
+        upload.change(predict, upload, outputs, api_name="predict")
+        submit.click(predict_either, [sketch, upload], outputs, api_visibility="private")
+        clear.click(lambda: (None, None, BLANK_MESSAGE, None), None, [sketch, upload, label, preview],
+                    api_visibility="private")
+        demo.load(None, js=gradio_workarounds.PAGE_JS)  # the brush chosen, the top three shown
     # More requests wait in the queue, up to `max_queue`; the next ones are refused.
     demo.queue(default_concurrency_limit=concurrency or default_concurrency(0), max_size=max_queue)
     return demo

@@ -1,7 +1,8 @@
-"""A person's view: a real Chromium draws on the Sketchpad and uploads a file.
+"""A person's view: a real Chromium draws on the Sketchpad, with a mouse and by touch, and uploads.
 
-Chromium comes from Debian (`apt-get install chromium`), driven by Playwright. Where it is
-missing these tests skip with the reason, except in CI (`CI=true`), where that is a failure.
+The person never picks a tool first: the page must have the brush ready when it opens and after
+every Clear. Chromium comes from Debian (`apt-get install chromium`), driven by Playwright. Where
+it is missing these tests skip with the reason, except in CI (`CI=true`), where that is a failure.
 """
 
 from __future__ import annotations
@@ -15,29 +16,44 @@ import pytest
 from PIL import Image
 
 from mnist_model.data import load_mnist
+from testkit.app import REPO_ROOT
 
 pytestmark = pytest.mark.slow  # Chromium against the app's server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PREDICTION = '#prediction [data-testid="label-output-value"]'
+SEVEN = [(-0.25, -0.3), (0.25, -0.3), (-0.05, 0.35)]  # a stroke, from the drawing area's centre
+ONE = [(0.0, -0.35), (0.0, 0.35)]
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
 
 if os.environ.get("CI") != "true":  # in CI a missing browser must fail, not skip
     if not shutil.which(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
     pytest.importorskip("playwright", reason="playwright is not installed (pip install -r requirements-dev.txt)")
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def page(app_url: str) -> Iterator[Page]:
+def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.goto(app_url)
-        page.wait_for_selector("#prediction", timeout=60_000)
-        yield page
+        yield browser
         browser.close()
+
+
+def open_page(browser: Browser, url: str, **options) -> Page:
+    page = browser.new_page(**options)
+    page.goto(url)
+    page.wait_for_selector("#prediction", timeout=60_000)
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser: Browser, app_url: str) -> Iterator[Page]:
+    page = open_page(browser, app_url, viewport={"width": 1280, "height": 1000})
+    yield page
+    page.close()
 
 
 def wait_for_prediction(page: Page, previous: str) -> str:
@@ -49,31 +65,114 @@ def wait_for_prediction(page: Page, previous: str) -> str:
             return value && value.innerText !== previous && (!tracker || tracker.classList.contains('hide'));
         }""",
         arg=[PREDICTION, previous],
-        timeout=30_000,
+        timeout=60_000,  # generous: a busy 2-core machine queues events for seconds
     )
     return page.inner_text(PREDICTION)
 
 
-def test_drawing_a_seven_on_the_sketchpad(page: Page) -> None:
-    page.get_by_role("tab", name="Draw").click()
+def clear(page: Page) -> None:
+    """The page's Clear button, and wait until the blank answer shows."""
+    page.get_by_role("button", name="Clear", exact=True).click()
+    wait_for_blank(page)
+    brush_ready(page)
+
+
+def brush_ready(page: Page) -> None:
+    """Wait until the brush is the chosen tool again: the page picks it once the canvas resets."""
+    page.locator('button[aria-label="Brush"].highlight').first.wait_for(timeout=10_000)
+    page.wait_for_timeout(300)  # the canvas may reset once more after the value arrives
+    page.locator('button[aria-label="Brush"].highlight').first.wait_for(timeout=10_000)
+
+
+def wait_for_blank(page: Page) -> None:
+    page.wait_for_function(
+        """(selector) => {
+            const value = document.querySelector(selector);
+            const tracker = document.querySelector('#prediction [data-testid="status-tracker"]');
+            return value && value.innerText.startsWith('Draw a digit') && (!tracker || tracker.classList.contains('hide'));
+        }""",
+        arg=PREDICTION, timeout=60_000,  # generous: a busy 2-core machine queues events for seconds
+    )
+
+
+def drawing_area(page: Page) -> tuple[float, float, float]:
+    """Centre (x, y) and half side of the white drawing area, in the middle of the canvas."""
+    canvas = page.locator("canvas").first.bounding_box()
+    half = min(canvas["width"], canvas["height"]) * 0.4
+    return canvas["x"] + canvas["width"] / 2, canvas["y"] + canvas["height"] / 2, half
+
+
+def draw_with_mouse(page: Page, stroke: list[tuple[float, float]]) -> None:
+    x, y, half = drawing_area(page)
+    page.mouse.move(x + stroke[0][0] * half, y + stroke[0][1] * half)
+    page.mouse.down()
+    for dx, dy in stroke[1:]:
+        page.mouse.move(x + dx * half, y + dy * half, steps=20)
+    page.mouse.up()
+
+
+def draw_with_finger(page: Page, stroke: list[tuple[float, float]]) -> None:
+    """A touch stroke, sent as the browser's own touch events (Playwright's tap is no stroke)."""
+    x, y, half = drawing_area(page)
+    points = []
+    for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
+        points += [(x0 + (x1 - x0) * i / 15, y0 + (y1 - y0) * i / 15) for i in range(16)]
+    cdp = page.context.new_cdp_session(page)
+    kinds = ["touchStart"] + ["touchMove"] * (len(points) - 1)
+    for kind, (dx, dy) in zip(kinds, points):
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x + dx * half, "y": y + dy * half}]})
+        page.wait_for_timeout(10)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
+def test_a_seven_drawn_with_the_mouse_without_choosing_a_tool(page: Page) -> None:
     before = page.inner_text(PREDICTION)
     assert before.startswith("Draw a digit")
-    page.locator('button[aria-label="Brush"]').first.click()
-    canvas = page.locator("canvas").first.bounding_box()
-    # The white drawing area is a square in the middle of the canvas element.
-    side = min(canvas["width"], canvas["height"]) * 0.8
-    left = canvas["x"] + (canvas["width"] - side) / 2
-    top = canvas["y"] + (canvas["height"] - side) / 2
-
-    def at(x: float, y: float) -> tuple[float, float]:
-        return left + x * side, top + y * side
-
-    page.mouse.move(*at(0.3, 0.25))
-    page.mouse.down()
-    page.mouse.move(*at(0.7, 0.25), steps=15)
-    page.mouse.move(*at(0.45, 0.8), steps=25)
-    page.mouse.up()
+    draw_with_mouse(page, SEVEN)
     assert wait_for_prediction(page, before) == "7"
+
+
+def test_one_event_per_stroke_answers_with_the_top_three(page: Page) -> None:
+    clear(page)
+    joins: list[str] = []
+    page.on("request", lambda request: joins.append(request.url) if "/queue/join" in request.url else None)
+    draw_with_mouse(page, ONE)
+    assert wait_for_prediction(page, page.inner_text(PREDICTION)) == "1"
+    page.wait_for_timeout(1000)  # any event that followed the answer would have started by now
+    assert len(joins) == 1, joins
+    rows = page.locator("#prediction button.confidence-set")
+    assert rows.count() == 10  # all ten classes reach the page, as the API returns them ...
+    assert sum(rows.nth(i).is_visible() for i in range(10)) == 3  # ... and three are shown
+
+
+def test_after_clear_the_brush_is_ready_again(page: Page) -> None:
+    clear(page)
+    draw_with_mouse(page, SEVEN)
+    assert wait_for_prediction(page, page.inner_text(PREDICTION)) == "7"
+    page.locator('button[aria-label="Clear canvas"]').first.click()  # the Sketchpad's own trash
+    wait_for_blank(page)
+    brush_ready(page)
+    draw_with_mouse(page, ONE)
+    assert wait_for_prediction(page, page.inner_text(PREDICTION)) == "1"
+
+
+def test_the_toolbar_still_works(page: Page) -> None:
+    """Eraser, then the brush again from the toolbar, as a person who explores it would."""
+    clear(page)
+    page.locator('button[aria-label="Erase"]').first.click()
+    page.locator('button[aria-label="Brush"]').first.click()
+    draw_with_mouse(page, SEVEN)
+    assert wait_for_prediction(page, page.inner_text(PREDICTION)) == "7"
+
+
+def test_the_blank_state_is_a_quiet_hint_and_the_footer_names_no_server_path(page: Page) -> None:
+    clear(page)
+    hint = page.locator(PREDICTION)
+    assert hint.inner_text() == "Draw a digit, or upload a picture of one"
+    assert hint.evaluate("e => getComputedStyle(e).fontWeight") == "400"  # not the answer's bold heading
+    footer = page.inner_text("#model-source")
+    assert "the shipped weights" in footer and "MNIST test accuracy" in footer
+    assert str(REPO_ROOT) not in page.content() and "/weights" not in footer
 
 
 def test_uploading_a_digit_file(page: Page, data_dir: Path, tmp_path: Path) -> None:
@@ -81,9 +180,23 @@ def test_uploading_a_digit_file(page: Page, data_dir: Path, tmp_path: Path) -> N
     digit = Image.fromarray(255 - images[3].numpy()).resize((300, 300))  # a 0, dark on white
     path = tmp_path / "zero.png"
     digit.save(path)
-    page.get_by_role("button", name="Clear", exact=True).click()
-    page.wait_for_function(f"document.querySelector('{PREDICTION}').innerText.startsWith('Draw a digit')")
+    clear(page)
     page.get_by_role("tab", name="Upload").click()
     before = page.inner_text(PREDICTION)
     page.locator('#upload input[type="file"]').set_input_files(str(path))
     assert wait_for_prediction(page, before) == str(int(labels[3]))
+    page.get_by_role("tab", name="Draw").click()
+
+
+def test_a_phone_draws_by_touch_without_choosing_a_tool(browser: Browser, app_url: str) -> None:
+    page = open_page(browser, app_url, **PHONE)
+    try:
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["viewport"]["width"], f"the page is {width} px wide on a 390 px phone"
+        page.locator("canvas").first.scroll_into_view_if_needed()
+        before = page.inner_text(PREDICTION)
+        draw_with_finger(page, SEVEN)
+        assert wait_for_prediction(page, before) == "7"
+        clear(page)  # and the brush is chosen again (`clear` waits for it)
+    finally:
+        page.close()
