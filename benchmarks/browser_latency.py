@@ -7,12 +7,14 @@ the Sketchpad exports the drawing, uploads it, starts the event and shows its re
 side, and has one headless Chromium (Debian's, driven by Playwright) draw the same single-stroke
 digits (a 7, a 1, a 4, a 2) with mouse down/move/up on both pages, alternately stroke by stroke
 (app first, then twin first), so that a drifting machine slows both alike. Between strokes it
-clicks the page's Clear button and waits until the Clear event has finished and the page is idle.
+empties the canvas with the Sketchpad's own trash button and waits until that change event has
+finished and the page is idle (not the page's Clear button: see `Pad.clear`).
 
 Measured on the page's own clock (`performance.now()`): from the mouse-up (a capturing `pointerup`
 listener) to the moment `#prediction [data-testid="label-output-value"]` shows a new text (a
-MutationObserver), that is, the answer, replacing what Clear left there. For the twin the answer
-is always the same, but Clear changes the label first, so the same signal serves both. Each
+MutationObserver), that is, the answer, replacing what emptying the canvas left there (the app's
+blank message). The twin's answers take turns among three (`TakingTurns`), so its label changes
+on every stroke too and the same signal serves both. Each
 stroke's network trace splits that time into: before the event (mouse-up to the first
 `queue/join` POST: the canvas export, Gradio's blob requests to `component_server` and its
 `upload` requests in between), the event (that join to its `process_completed` SSE message, read
@@ -25,7 +27,8 @@ the model add little to what Gradio and the browser take anyway.
 "webp", a canvas smaller than 800x800, layers on) on twins whose `build_demo` gets them, the same
 way, to tell which of them shorten Gradio's time before the event starts.
 
-    python -m benchmarks.browser_latency [--strokes 20] [--json PATH]   # ~3 minutes
+    python -m benchmarks.browser_latency [--strokes 20] [--json PATH]   # ~10 s a stroke, both servers
+    python -m benchmarks.browser_latency --strokes 6     # a quick look
     python -m benchmarks.browser_latency --settings [--strokes 6]
 
 Needs Debian's chromium and Playwright (`requirements-dev.txt`). All traffic stays on 127.0.0.1;
