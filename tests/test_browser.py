@@ -156,13 +156,16 @@ def test_after_clear_the_brush_is_ready_again(page: Page) -> None:
     assert wait_for_prediction(page, page.inner_text(PREDICTION)) == "1"
 
 
-def test_the_toolbar_still_works(page: Page) -> None:
-    """Eraser, then the brush again from the toolbar, as a person who explores it would."""
-    clear(page)
-    page.locator('button[aria-label="Erase"]').first.click()
-    page.locator('button[aria-label="Brush"]').first.click()
-    draw_with_mouse(page, SEVEN)
-    assert wait_for_prediction(page, page.inner_text(PREDICTION)) == "7"
+def test_the_toolbar_still_works(browser: Browser, app_url: str) -> None:
+    """A person who clicks the brush icon first anyway, on a fresh page, still draws."""
+    page = open_page(browser, app_url, viewport={"width": 1280, "height": 1000})
+    try:
+        page.locator('button[aria-label="Brush"]').first.click()
+        before = page.inner_text(PREDICTION)
+        draw_with_mouse(page, SEVEN)
+        assert wait_for_prediction(page, before) == "7"
+    finally:
+        page.close()
 
 
 def test_the_blank_state_is_a_quiet_hint_and_the_footer_names_no_server_path(page: Page) -> None:
