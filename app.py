@@ -150,8 +150,10 @@ def build_demo(
         sketch.change(predict_sketch, sketch, outputs, api_name="predict_sketch", trigger_mode="always_last")
         upload.change(predict, upload, outputs, api_name="predict")
         submit.click(predict_either, [sketch, upload], outputs, api_visibility="private")
+        # No progress shown on the Sketchpad: its "processing" overlay, left over a canvas reset,
+        # would catch the next strokes.
         clear.click(lambda: (None, None, BLANK_MESSAGE, None), None, [sketch, upload, label, preview],
-                    api_visibility="private")
+                    api_visibility="private", show_progress="hidden")
         demo.load(None, js=gradio_workarounds.PAGE_JS)  # the brush chosen, the top three shown
     # More requests wait in the queue, up to `max_queue`; the next ones are refused.
     demo.queue(default_concurrency_limit=concurrency or default_concurrency(0), max_size=max_queue)

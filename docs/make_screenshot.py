@@ -35,7 +35,7 @@ def take(url: str) -> Image.Image:
         page = browser.new_page(viewport=VIEWPORT)
         page.goto(url)
         page.wait_for_selector("#prediction", timeout=60_000)
-        page.locator('button[aria-label="Brush"]').first.click()
+        page.locator('button[aria-label="Brush"].highlight').first.wait_for()  # the page picks it
         box = page.locator("canvas").first.bounding_box()
         side = min(box["width"], box["height"]) * 0.8
         left, top = box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2

@@ -201,5 +201,7 @@ def test_a_phone_draws_by_touch_without_choosing_a_tool(browser: Browser, app_ur
         draw_with_finger(page, SEVEN)
         assert wait_for_prediction(page, before) == "7"
         clear(page)  # and the brush is chosen again (`clear` waits for it)
+        draw_with_finger(page, ONE)
+        assert wait_for_prediction(page, page.inner_text(PREDICTION)) == "1"
     finally:
         page.close()
