@@ -8,7 +8,7 @@ side, and has one headless Chromium (Debian's, driven by Playwright) draw the sa
 digits (a 7, a 1, a 4, a 2) with mouse down/move/up on both pages, alternately stroke by stroke
 (app first, then twin first), so that a drifting machine slows both alike. Between strokes it
 empties the canvas with the Sketchpad's own trash button and waits until that change event has
-finished and the page is idle (not the page's Clear button: see `Pad.clear`).
+finished and the page is idle (see `Pad.clear`).
 
 Measured on the page's own clock (`performance.now()`): from the mouse-up (a capturing `pointerup`
 listener) to the moment `#prediction [data-testid="label-output-value"]` shows a new text (a
@@ -268,9 +268,9 @@ class Pad:
     def clear(self) -> None:
         """Empty the canvas with the Sketchpad's own trash button and wait for its change event.
 
-        Not the page's Clear button: after a Clear that empties a drawing, Gradio 6.31 leaves the
-        Sketchpad's status tracker showing "processing" over the canvas for good, though every
-        event has completed, and strokes then draw nothing.
+        The trash button empties the canvas alone, the same on both servers, with no event of the
+        page's own besides the Sketchpad's change (the page's Clear button, which also resets the
+        other components, is tested in tests/test_browser.py).
         """
         joins = self.bench("joins.length")
         self.page.locator('button[aria-label="Clear canvas"]').first.click()
