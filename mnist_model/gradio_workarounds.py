@@ -20,7 +20,8 @@ installs the process-wide pieces and warns at start-up when another Gradio is in
   `$ref`s point nowhere, its nested files stay strings), and without a progress token it answers
   a tool with several outputs as one text item.
 
-Only `app.py` imports this module: training never needs gradio.
+Of the package, only the app's modules import this one (`app.py`, and the tests and benchmarks
+that serve its page): training never needs gradio.
 """
 
 from __future__ import annotations
