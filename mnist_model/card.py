@@ -19,10 +19,12 @@ _TEMPLATE = """---
 
 # {{ model_name }}
 
-A small convolutional network that classifies handwritten digits (MNIST), trained with
-`train.py` of the project this card was written by. Input: a float tensor (N, 1, 28, 28) in
-[0, 1], white digit on black, centred by centre of mass the way MNIST was made; the model
-normalises it itself. Output: 10 logits.
+A small convolutional network that reads handwritten and printed digits and refuses what is
+not a digit, trained with `train.py` of the project this card was written by on MNIST plus
+synthetic printed digits and non-digits (letters, symbols, shapes, scribbles; DejaVu and
+Liberation fonts). Input: a float tensor (N, 1, 28, 28) in [0, 1], white ink on black, centred
+by centre of mass the way MNIST was made; the model normalises it itself. Output: {{ classes }}
+logits{{ classes_note }}.
 
 ## Results
 
@@ -30,6 +32,8 @@ normalises it itself. Output: 10 logits.
 | --- | --- |
 | test accuracy (MNIST test set, {{ test_images }} images) | **{{ test_accuracy }}** |
 | validation accuracy ({{ validation_images }} images carved out of the training set) | {{ validation_accuracy }} |
+| MNIST test digits refused as "not a digit" (counted as errors above) | {{ test_refused }} |
+| synthetic validation: printed digits read right / non-digits refused | {{ printed }} / {{ not_digits }} |
 | architecture | `{{ arch }}`, {{ parameters }} parameters |
 | training | {{ epochs }} epochs, {{ training_seconds }} s, {{ images_per_second }} images/s |
 | device | {{ device_name }} (torch {{ torch_version }}) |
@@ -60,6 +64,7 @@ def _percent(value: float) -> str:
 def write_model_card(folder: Path, metrics: dict, repo_id: str | None = None) -> None:
     """Write README.md and the confusion-matrix picture for the model described by `metrics`."""
     accuracy = float(metrics["test_accuracy"])
+    synthetic = metrics.get("synthetic_validation")
     card_data = ModelCardData(
         license="mit",
         library_name="pytorch",
@@ -88,6 +93,11 @@ def write_model_card(folder: Path, metrics: dict, repo_id: str | None = None) ->
         repo_id=repo_id or "OWNER/NAME",
         test_accuracy=_percent(accuracy),
         validation_accuracy=_percent(float(metrics["validation_accuracy"])),
+        classes=len(metrics["test_confusion_matrix"][0]),
+        classes_note=": the digits 0-9, then \"not a digit\"" if len(metrics["test_confusion_matrix"][0]) > 10 else "",
+        test_refused=_percent(float(metrics.get("test_refused", 0.0))),
+        printed=_percent(synthetic["printed_digits_accuracy"]) if synthetic else "not measured",
+        not_digits=_percent(synthetic["not_digits_refused"]) if synthetic else "not measured",
         **{
             key: metrics.get(key)
             for key in (
@@ -101,20 +111,24 @@ def write_model_card(folder: Path, metrics: dict, repo_id: str | None = None) ->
 
 
 def confusion_matrix_image(confusion: list[list[int]], cell: int = 44) -> Image.Image:
-    """Draw a 10x10 confusion matrix (rows: true digit, columns: predicted) as a PNG-ready image.
+    """Draw the test set's confusion matrix (rows: true digit; columns: the answer, a digit or "not
+    a digit" as "?") as a PNG-ready image.
 
     Drawn with PIL alone so that training needs no plotting library. Off-diagonal cells are
     shaded by count relative to the largest error, so the few mistakes stay visible.
     """
     margin = cell
+    columns = len(confusion[0])
     size = margin + 10 * cell
-    image = Image.new("RGB", (size, size + cell // 2), "white")
+    image = Image.new("RGB", (margin + columns * cell, size + cell // 2), "white")
     draw = ImageDraw.Draw(image)
     largest_error = max(
-        [confusion[t][p] for t in range(10) for p in range(10) if t != p] + [1]
+        [confusion[t][p] for t in range(10) for p in range(columns) if t != p] + [1]
     )
+    for predicted in range(10, columns):
+        draw.text((margin + predicted * cell + cell / 2, margin / 2), "?", fill="black", anchor="mm")
     for true in range(10):
-        for predicted in range(10):
+        for predicted in range(columns):
             count = confusion[true][predicted]
             x, y = margin + predicted * cell, margin + true * cell
             if true == predicted:
@@ -127,6 +141,6 @@ def confusion_matrix_image(confusion: list[list[int]], cell: int = 44) -> Image.
                 draw.text((x + cell / 2, y + cell / 2), str(count), fill=ink, anchor="mm")
         draw.text((margin / 2, margin + true * cell + cell / 2), str(true), fill="black", anchor="mm")
         draw.text((margin + true * cell + cell / 2, margin / 2), str(true), fill="black", anchor="mm")
-    draw.text((size / 2, size + cell / 4), "predicted digit (columns) / true digit (rows)",
+    draw.text((image.width / 2, size + cell / 4), "answer (columns, ? = not a digit) / true digit (rows)",
               fill="black", anchor="mm")
     return image

@@ -1,18 +1,26 @@
-"""The digit classifiers: one `nn.Module` class, three architectures.
+"""The digit classifiers: one `nn.Module` class, three architectures, ten digits and a refusal.
 
-`DigitNet(arch="slim")` is the project's model: a small BatchNorm CNN (five convolutions)
+`DigitNet(arch="slim")` is the project's model: small BatchNorm CNNs (five convolutions each)
 whose strided 5x5 stem brings the image to 14x14 at once, so that every later convolution runs
-on few pixels: it trains fast even on a CPU.
+on few pixels: they train fast even on a CPU. By default `DEFAULT_MEMBERS` of them sit side by
+side in one module, every layer grouped by member, and the module answers with their mean:
+a small ensemble, steadier than any one of its members, at one kernel per layer.
 
-`DigitNet(arch="compact")` is the same design at twice the width: as accurate, slower to train.
+`DigitNet(arch="compact")` is the same design at twice the width.
 
 `DigitNet(arch="seed")` is the tutorial's network (three unpadded 3x3 convolutions and one big
-linear layer), kept so that the benchmarks can show what the design buys.
+linear layer), one of it, kept so that the benchmarks can show what the design buys.
+
+The model answers eleven classes: the ten digits and `NOT_A_DIGIT_LABEL` (index `NOT_A_DIGIT`),
+which it learns from synthetic letters, symbols, shapes and scribbles (`mnist_model.synthetic`),
+so that a star is refused instead of called a 4.
 
 The class inherits `PyTorchModelHubMixin`, so `save_pretrained` / `push_to_hub` write
-`model.safetensors` plus a `config.json` holding the `__init__` keyword arguments (here only
-`arch`). Load weights with `mnist_model.load_model`, which reads safetensors only and checks
-every file; the mixin's `from_pretrained` is kept from ever unpickling too.
+`model.safetensors` plus a `config.json` holding the `__init__` keyword arguments (`arch`,
+`not_a_digit`, `members`; a folder written before the refusal and the ensemble holds only
+`arch`, and loads as one ten-class network). Load weights with `mnist_model.load_model`, which
+reads safetensors only and checks every file; the mixin's `from_pretrained` is kept from ever
+unpickling too.
 
 Inputs are float tensors of shape (N, 1, 28, 28) in [0, 1], white ink on black, as
 `torchvision.transforms.ToTensor` gives them for MNIST. The model normalises them itself, so
@@ -31,7 +39,15 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
 ARCHITECTURES = ("slim", "compact", "seed")
+NOT_A_DIGIT = 10  # the index of the refusal class, after the digits 0-9
+NOT_A_DIGIT_LABEL = "not a digit"
 DEFAULT_ARCH = "slim"
+DEFAULT_MEMBERS = 2  # networks in the slim and compact ensembles; the tutorial's seed is one
+
+
+def default_members(arch: str) -> int:
+    """How many networks `arch` averages unless told otherwise."""
+    return 1 if arch == "seed" else DEFAULT_MEMBERS
 
 
 class UnknownArchitectureError(ValueError):
@@ -42,32 +58,41 @@ class UnpickledWeightsError(ValueError):
     """Raised instead of unpickling weights (`pytorch_model.bin`): pickles can run code."""
 
 
-def _conv_bn_relu(c_in: int, c_out: int, kernel: int = 3, stride: int = 1) -> list[nn.Module]:
+def _conv_bn_relu(c_in: int, c_out: int, kernel: int = 3, stride: int = 1, groups: int = 1) -> list[nn.Module]:
     return [
-        nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False),
+        nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, groups=groups, bias=False),
         nn.BatchNorm2d(c_out),
         nn.ReLU(inplace=True),
     ]
 
 
-def _strided(widths: tuple[int, int, int]) -> nn.Sequential:
-    """The strided-stem design: `widths` channels at 14x14 (stem, then two convs) and 7x7 (two)."""
-    stem, middle, last = widths
+def _strided(widths: tuple[int, int, int], classes: int, members: int) -> nn.Sequential:
+    """The strided-stem design: `widths` channels at 14x14 (stem, then two convs) and 7x7 (two).
+
+    With `members` > 1, that many independent networks side by side in one: every layer is
+    grouped (one group per member), and the last is a grouped 3x3 convolution in place of each
+    member's linear layer, so that the ensemble costs one kernel per layer, not one per member.
+    """
+    stem, middle, last = (width * members for width in widths)
+    if members == 1:
+        head: list[nn.Module] = [nn.Flatten(), nn.Dropout(0.25), nn.Linear(last * 3 * 3, classes)]
+    else:
+        head = [nn.Dropout(0.25), nn.Conv2d(last, classes * members, 3, groups=members), nn.Flatten()]
     return nn.Sequential(
         *_conv_bn_relu(1, stem, kernel=5, stride=2),  # 28x28 -> 14x14
-        *_conv_bn_relu(stem, middle),
-        *_conv_bn_relu(middle, middle),
+        *_conv_bn_relu(stem, middle, groups=members),
+        *_conv_bn_relu(middle, middle, groups=members),
         nn.MaxPool2d(2),  # -> 7x7
-        *_conv_bn_relu(middle, last),
-        *_conv_bn_relu(last, last),
+        *_conv_bn_relu(middle, last, groups=members),
+        *_conv_bn_relu(last, last, groups=members),
         nn.MaxPool2d(2),  # -> 3x3
-        nn.Flatten(),
-        nn.Dropout(0.25),
-        nn.Linear(last * 3 * 3, 10),
+        *head,
     )
 
 
-def _seed() -> nn.Sequential:
+def _seed(classes: int, members: int) -> nn.Sequential:
+    if members != 1:
+        raise UnknownArchitectureError("the seed architecture is the tutorial's single network: members=1 only")
     return nn.Sequential(
         nn.Conv2d(1, 32, 3),
         nn.ReLU(),
@@ -76,13 +101,13 @@ def _seed() -> nn.Sequential:
         nn.Conv2d(64, 64, 3),
         nn.ReLU(),
         nn.Flatten(),
-        nn.Linear(64 * 22 * 22, 10),
+        nn.Linear(64 * 22 * 22, classes),
     )
 
 
 _BUILDERS = {
-    "slim": lambda: _strided((16, 32, 64)),
-    "compact": lambda: _strided((32, 64, 128)),
+    "slim": lambda classes, members: _strided((16, 32, 64), classes, members),
+    "compact": lambda classes, members: _strided((32, 64, 128), classes, members),
     "seed": _seed,
 }
 
@@ -95,19 +120,35 @@ class DigitNet(
     pipeline_tag="image-classification",
     tags=["mnist", "image-classification"],
 ):
-    """An MNIST classifier: (N, 1, 28, 28) images in [0, 1] -> (N, 10) logits."""
+    """A digit classifier: (N, 1, 28, 28) images in [0, 1] -> (N, 11) logits, the digits 0-9 then
+    "not a digit" (N, 10 without the refusal class).
 
-    def __init__(self, arch: str = DEFAULT_ARCH) -> None:
+        >>> model = DigitNet()  # untrained; `mnist_model.load_model()` gives the trained one
+        >>> model(torch.zeros(2, 1, 28, 28)).shape
+        torch.Size([2, 11])
+        >>> model.labels[-1]
+        'not a digit'
+    """
+
+    def __init__(self, arch: str = DEFAULT_ARCH, not_a_digit: bool = True, members: int | None = None) -> None:
         super().__init__()
         if arch not in _BUILDERS:
             raise UnknownArchitectureError(
                 f"unknown architecture {arch!r}; choose one of: {', '.join(ARCHITECTURES)}"
             )
         self.arch = arch
-        self.layers = _BUILDERS[arch]()
+        self.not_a_digit = not_a_digit
+        self.labels = [str(digit) for digit in range(10)] + ([NOT_A_DIGIT_LABEL] if not_a_digit else [])
+        self.members = default_members(arch) if members is None else members
+        self.layers = _BUILDERS[arch](len(self.labels), self.members)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.layers((images - MNIST_MEAN) / MNIST_STD)
+        """The ensemble's logits: the mean of its members' (N, classes)."""
+        return self.member_logits(images).mean(dim=1)
+
+    def member_logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Each member's logits, (N, members, classes): training gives each member its own loss."""
+        return self.layers((images - MNIST_MEAN) / MNIST_STD).unflatten(1, (self.members, len(self.labels)))
 
     @classmethod
     def _load_as_pickle(cls, model: DigitNet, model_file: str, map_location: str, strict: bool) -> DigitNet:

@@ -1,8 +1,9 @@
 """The training loop: whole dataset on the device, batched augmentation, one-cycle SGD.
 
-Shape of a run: load MNIST as tensors, carve the validation split, train for a fixed number of
-epochs (no early stopping, no picking epochs by the test set), report validation accuracy after
-each epoch and test accuracy once at the end. Everything a run measured goes into `metrics`, which
+Shape of a run: load MNIST as tensors, carve the validation split, add the synthetic printed
+digits and non-digits (`mnist_model.synthetic`, with a validation split of their own), train
+for a fixed number of epochs (no early stopping, no picking epochs by the test set), report
+validation accuracy after each epoch and test accuracy once at the end. Everything a run measured goes into `metrics`, which
 `mnist_model.weights` writes next to the weights.
 """
 
@@ -10,20 +11,23 @@ from __future__ import annotations
 
 import math
 import platform
+from collections.abc import Callable
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
 from tqdm.auto import tqdm
 
-from .augment import random_affine
-from .data import default_data_dir, load_mnist, split_train_validation
-from .model import DEFAULT_ARCH, DigitNet, count_parameters
+from .augment import random_affine, random_stroke_width
+from .data import VALIDATION_SIZE, default_data_dir, load_mnist, split_train_validation
+from .model import DEFAULT_ARCH, NOT_A_DIGIT, DigitNet, count_parameters
+from .synthetic import make_synthetic
 
 
 @dataclass
@@ -32,6 +36,7 @@ class TrainConfig:
 
     data_dir: Path = field(default_factory=default_data_dir)
     arch: str = DEFAULT_ARCH
+    members: int | None = None  # networks averaged in one module; None: the arch's default
     epochs: int = 30
     batch_size: int = 512
     lr: float = 0.2
@@ -42,15 +47,27 @@ class TrainConfig:
     compile: bool = False
     bf16: bool | None = None  # None: where the hardware computes bf16 natively (see `bf16_helps`)
     limit: int | None = None  # smoke runs: at most this many training, validation and test images
+    printed: int = 6000  # synthetic printed digits added to the training set (a tenth more for validation)
+    not_digits: int = 20000  # synthetic non-digits, likewise
+    bend: float = 0.0  # elastic distortion (`augment.random_affine`)
+    stroke_width: float = 0.0  # share of images thickened, and of images thinned
 
 
 @dataclass
 class Evaluation:
-    """Accuracy of a model on a labelled set, with its confusion matrix (rows: true class)."""
+    """Accuracy of a model on a labelled set, with its confusion matrix (rows: true class, one
+    per model class; columns: the model's answer)."""
 
     accuracy: float
     per_class: list[float]
     confusion: list[list[int]]
+
+    def refused(self, classes: slice | int) -> float:
+        """The fraction of the images of `classes` (rows) answered "not a digit"."""
+        rows = torch.tensor(self.confusion)[classes].reshape(-1, len(self.confusion))
+        if len(self.confusion) <= NOT_A_DIGIT:
+            return 0.0
+        return (rows[:, NOT_A_DIGIT].sum() / rows.sum().clamp(min=1)).item()
 
 
 @dataclass
@@ -118,7 +135,8 @@ def evaluate(
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    confusion = torch.zeros(10, 10, dtype=torch.int64)
+    n = len(model.labels)
+    confusion = torch.zeros(n, n, dtype=torch.int64)
     # cuDNN convolutions default to TF32 on recent GPUs; full fp32 keeps the recorded accuracy
     # equal to what the app measures on the CPU.
     with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
@@ -126,11 +144,44 @@ def evaluate(
             batch = to_float_images(images[start : start + batch_size].to(device))
             predicted = model(batch).argmax(dim=1).cpu()
             truth = labels[start : start + batch_size].cpu()
-            confusion += torch.bincount(truth * 10 + predicted, minlength=100).reshape(10, 10)
+            confusion += torch.bincount(truth * n + predicted, minlength=n * n).reshape(n, n)
     model.train(was_training)
-    per_class = (confusion.diag() / confusion.sum(dim=1).clamp(min=1)).tolist()
+    per_class = (confusion.diag() / confusion.sum(dim=1).clamp(min=1)).tolist()  # 0 for absent classes
     accuracy = (confusion.diag().sum() / confusion.sum().clamp(min=1)).item()
     return Evaluation(accuracy, per_class, confusion.tolist())
+
+
+@torch.no_grad()
+def calibrate_refusal(model: DigitNet, digits: torch.Tensor, false_refusals: float) -> float:
+    """Shift the "not a digit" logit so that at most `false_refusals` of the validation `digits`
+    (uint8, any labels 0-9) are refused, refusing as much else as that allows; returns the shift.
+
+    Training sees far more kinds of digit than of non-digit, so the plain argmax refuses less
+    than the validation digits could afford; the shift moves the line to where they say it may
+    be. It is added to the last layer's bias, so the model still answers by argmax alone.
+    """
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    margins = []  # how far each digit is from being refused: its refusal logit over its best digit's
+    for start in range(0, len(digits), 2000):
+        logits = model(to_float_images(digits[start : start + 2000].to(device))).float()
+        margins.append(logits[:, NOT_A_DIGIT] - logits[:, :NOT_A_DIGIT].amax(dim=1))
+    # the largest shift that leaves the refused share (margin + shift > 0) at most false_refusals
+    shift = -torch.quantile(torch.cat(margins), 1 - false_refusals).item()
+    last = model.layers[-1] if not isinstance(model.layers[-1], torch.nn.Flatten) else model.layers[-2]
+    classes = len(model.labels)
+    last.bias[NOT_A_DIGIT::classes] += shift  # every member's refusal logit: their mean moves by `shift`
+    model.train(was_training)
+    return shift
+
+
+def _accuracy(evaluation: Evaluation, classes: slice) -> float:
+    """Accuracy over the images of the rows `classes` only."""
+    confusion = torch.tensor(evaluation.confusion)
+    rows = confusion[classes]
+    correct = sum(confusion[i, i] for i in range(len(confusion))[classes])
+    return (correct / rows.sum().clamp(min=1)).item()
 
 
 def git_commit() -> str | None:
@@ -149,21 +200,38 @@ def git_commit() -> str | None:
     return commit + ("-dirty" if dirty else "")
 
 
+MNIST_TRAIN_IMAGES = 60_000 - VALIDATION_SIZE
 Split = tuple[torch.Tensor, torch.Tensor]  # (uint8 images [N, 28, 28], labels [N]) on the device
 
 
-def load_splits(config: TrainConfig, device: torch.device) -> dict[str, Split]:
-    """Training, validation and test sets as tensors on `device`, cut to `config.limit`."""
+def synthetic_counts(config: TrainConfig) -> dict[str, int]:
+    """How many synthetic printed digits and non-digits join the training set; smoke runs
+    (`config.limit`) keep the full run's mix."""
+    share = min(1.0, config.limit / MNIST_TRAIN_IMAGES) if config.limit else 1.0
+    return {name: max(1, round(count * share)) if count else 0
+            for name, count in (("printed_digits", config.printed), ("not_digits", config.not_digits))}  # fmt: skip
+
+
+def load_splits(config: TrainConfig, device: torch.device, progress: bool = True) -> dict[str, Split]:
+    """MNIST's training (with the synthetic examples), validation and test sets, and the
+    synthetic validation set, as tensors on `device`, cut to `config.limit`."""
     train_set, validation_set = split_train_validation(*load_mnist(config.data_dir, train=True))
+    counts = synthetic_counts(config)
     splits = {"train": train_set, "validation": validation_set, "test": load_mnist(config.data_dir, train=False)}
-    return {
-        name: (images[: config.limit].to(device), labels[: config.limit].to(device))
-        for name, (images, labels) in splits.items()
-    }
+    splits = {name: (images[: config.limit], labels[: config.limit]) for name, (images, labels) in splits.items()}
+    if any(counts.values()):
+        printed, not_digits = counts["printed_digits"], counts["not_digits"]
+        extra = make_synthetic(printed, not_digits, np.random.default_rng([config.seed, 1]), progress=progress)
+        splits["train"] = tuple(torch.cat(pair) for pair in zip(splits["train"], extra))
+        splits["validation_synthetic"] = make_synthetic(
+            printed // 10, not_digits // 10, np.random.default_rng([config.seed, 2]), progress=progress
+        )
+    return {name: (images.to(device), labels.to(device)) for name, (images, labels) in splits.items()}
 
 
 def train_epoch(
-    model: torch.nn.Module,
+    model: DigitNet,
+    member_logits: Callable[[torch.Tensor], torch.Tensor],
     data: Split,
     optimizer: torch.optim.Optimizer,
     schedule: torch.optim.lr_scheduler.LRScheduler,
@@ -182,10 +250,12 @@ def train_epoch(
     started = time.perf_counter()
     for step in range(bar.total):
         index = order[step * config.batch_size : (step + 1) * config.batch_size]
-        images = random_affine(to_float_images(images_all[index]), generator=generator)
+        images = random_affine(to_float_images(images_all[index]), generator=generator, bend=config.bend)
+        if config.stroke_width:
+            images = random_stroke_width(images, generator=generator, share=config.stroke_width)
         images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            loss = F.cross_entropy(model(images), labels_all[index], label_smoothing=config.label_smoothing)
+            loss = member_loss(member_logits(images), labels_all[index], config.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -197,6 +267,14 @@ def train_epoch(
             bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{rate:.0f}")
     _synchronize(device)
     return loss_sum.item() / bar.total, time.perf_counter() - started
+
+
+def member_loss(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float) -> torch.Tensor:
+    """The sum of the members' cross-entropies on (N, members, classes) logits: each member
+    learns as if it trained alone, and the ensemble averages them afterwards."""
+    members = logits.shape[1]
+    targets = labels[:, None].expand(-1, members)
+    return members * F.cross_entropy(logits.transpose(1, 2), targets, label_smoothing=label_smoothing)
 
 
 def _synchronize(device: torch.device) -> None:
@@ -211,12 +289,14 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    splits = load_splits(config, device)
+    splits = load_splits(config, device, progress)
     train_count = len(splits["train"][0])
 
     # channels_last speeds up convolutions with cuDNN and with oneDNN on the CPU alike.
-    model = DigitNet(config.arch).to(device, memory_format=torch.channels_last)
-    step_model = torch.compile(model) if config.compile else model
+    refuses = bool(config.not_digits)
+    model = DigitNet(config.arch, not_a_digit=refuses, members=config.members)
+    model = model.to(device, memory_format=torch.channels_last)
+    member_logits = torch.compile(model.member_logits) if config.compile else model.member_logits
     use_bf16 = bf16_helps(device) if config.bf16 is None else config.bf16
     steps_per_epoch = math.ceil(train_count / config.batch_size)
     optimizer = torch.optim.SGD(
@@ -231,7 +311,7 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
         description = f"epoch {epoch}/{config.epochs}"
         with tqdm(total=steps_per_epoch, desc=description, unit="batch", leave=False, disable=not progress) as bar:
             loss, seconds = train_epoch(
-                step_model, splits["train"], optimizer, schedule, generator, config, use_bf16, bar
+                model, member_logits, splits["train"], optimizer, schedule, generator, config, use_bf16, bar
             )
         validation = evaluate(model, *splits["validation"])
         history.append({"epoch": epoch, "train_loss": round(loss, 4),
@@ -241,18 +321,28 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
                        f"{train_count / seconds:.0f} img/s")
 
     test = evaluate(model, *splits["test"])
+    synthetic = evaluate(model, *splits["validation_synthetic"]) if "validation_synthetic" in splits else None
     train_seconds = sum(epoch["seconds"] for epoch in history)
     metrics = {
         "arch": config.arch,
+        "members": model.members,
         "parameters": count_parameters(model),
         "test_accuracy": test.accuracy,
         "validation_accuracy": history[-1]["validation_accuracy"],
-        "per_class_test_accuracy": {str(digit): acc for digit, acc in enumerate(test.per_class)},
-        "test_confusion_matrix": test.confusion,
+        "per_class_test_accuracy": {str(digit): acc for digit, acc in enumerate(test.per_class[:10])},
+        "test_confusion_matrix": test.confusion[:10],  # rows: the digits; columns: every answer
+        "test_refused": test.refused(slice(0, 10)),
+        "validation_refused": validation.refused(slice(0, 10)),
         "epochs": config.epochs,
         "training_seconds": round(train_seconds, 2),
         "images_per_second": round(train_count * config.epochs / train_seconds, 1),
+        "synthetic_validation": None if synthetic is None else {
+            "printed_digits_accuracy": _accuracy(synthetic, slice(0, 10)),
+            "printed_digits_refused": synthetic.refused(slice(0, 10)),
+            "not_digits_refused": synthetic.refused(NOT_A_DIGIT) if refuses else 0.0,
+        },
         "train_images": train_count,
+        "synthetic_train_images": synthetic_counts(config),
         "validation_images": len(splits["validation"][0]),
         "test_images": len(splits["test"][0]),
         "bf16_autocast": use_bf16,

@@ -132,6 +132,8 @@ def load_model_folder(folder: str | Path) -> DigitNet:
         raise WeightsError(f"{config_path} is not valid JSON ({error})") from None
     if not isinstance(config, dict):
         raise WeightsError(f"{config_path} must hold a JSON object such as {{\"arch\": \"slim\"}}")
+    # Folders written before the refusal class and the ensemble hold one ten-class network.
+    config = {"not_a_digit": False, "members": 1, **config}
     try:
         model = DigitNet(**config)
     except (TypeError, UnknownArchitectureError) as error:

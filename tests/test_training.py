@@ -33,7 +33,8 @@ def test_smoke_training_learns_and_is_reproducible(data_dir: Path) -> None:
     first = train(config, progress=False)
     second = train(config, progress=False)
     metrics = first.metrics
-    assert metrics["train_images"] == 3000 and metrics["test_images"] == 3000
+    assert metrics["test_images"] == 3000
+    assert metrics["train_images"] == 3000 + sum(metrics["synthetic_train_images"].values())
     assert metrics["test_accuracy"] > 0.85, metrics["test_accuracy"]  # chance is 0.10
     assert len(metrics["history"]) == 2
     for name, tensor in first.model.state_dict().items():
