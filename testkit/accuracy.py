@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from mnist_model.model import NOT_A_DIGIT
 from testkit.user_images import KINDS, make_user_image
 
 LIGHT_ON_DARK_KINDS = frozenset({"white_on_black"})  # the naive baseline does not invert these
@@ -28,7 +29,7 @@ LIGHT_ON_DARK_KINDS = frozenset({"white_on_black"})  # the naive baseline does n
 class Failure:
     index: int  # in the MNIST test set
     label: int
-    predicted: int | None  # None: preprocess called it blank, or raised
+    predicted: int | None  # None: preprocess called it blank, or raised; NOT_A_DIGIT: refused
     error: str | None = None
 
 
@@ -38,6 +39,7 @@ class KindResult:
     n: int = 0
     correct: int = 0
     blank: int = 0
+    refused: int = 0  # the model answered "not a digit"
     errors: int = 0  # preprocess raised
     naive_correct: int = 0
     raw_correct: int = 0
@@ -49,6 +51,10 @@ class KindResult:
     @property
     def accuracy(self) -> float:
         return self.correct / max(1, self.n)
+
+    @property
+    def refused_rate(self) -> float:
+        return self.refused / max(1, self.n)
 
 
 def pick_digits(n_test: int, kinds: Sequence[str], per_kind: int, seed: int) -> dict[str, np.ndarray]:
@@ -122,6 +128,7 @@ def run_kind(
         started = time.perf_counter()
         predicted = int(classify(model, prepared.tensor.reshape(1, 1, 28, 28).float())[0])
         result.model_s += time.perf_counter() - started
+        result.refused += predicted == NOT_A_DIGIT
         if predicted == label:
             result.correct += 1
         else:
