@@ -1,4 +1,4 @@
-"""Draw or upload a digit; see what the MNIST model thinks it is.
+"""Draw or upload a digit, or a whole number; see what the model reads.
 
     python app.py                         # http://127.0.0.1:7860, the shipped weights/
     python app.py --model OWNER/NAME@REV  # weights from a Hub repo (falls back to weights/ offline)
@@ -8,9 +8,11 @@
 
 Every input goes through `mnist_model.predict.Classifier`, run in worker processes beside the
 server (`mnist_model.pool`): the same preprocessing for drawings, uploads, photos, the command
-line and the tests. The API has two stable endpoints, `/predict` (an image file) and
-`/predict_sketch` (a Sketchpad value), with --mcp also MCP tools of the same names, described by
-their docstrings; see README.md. What depends on Gradio's internals is in
+line and the tests. The API has four stable endpoints: `/predict` (one digit on an image file),
+`/predict_sketch` (one digit on a Sketchpad value), `/read_number` and `/read_number_sketch`
+(every digit, left to right), with --mcp also MCP tools of the same names, described by their
+docstrings; see README.md. The page's own events are private: one per stroke or upload shows a
+digit's classes, or a number and each of its digits. What depends on Gradio's internals is in
 `mnist_model.gradio_workarounds`, the server's limits in `mnist_model.serving`.
 """
 
@@ -18,12 +20,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from pathlib import Path
 
 import gradio as gr
 import torch
+from PIL import Image
 
 from mnist_model import gradio_workarounds
 from mnist_model.decode import ImageError
@@ -33,7 +37,8 @@ from mnist_model.loader import load_model
 from mnist_model.memory import limit_malloc_arenas
 from mnist_model.model import DigitNet
 from mnist_model.pool import ClassifierPool, WorkerError, default_workers
-from mnist_model.predict import Classifier, Prediction, Predictor
+from mnist_model.decode import load_image
+from mnist_model.predict import PREVIEW_SIZE, Classifier, DigitReading, NumberReading, Prediction, Predictor
 from mnist_model.serving import serve
 from mnist_model.weights import WeightsError
 
@@ -56,6 +61,7 @@ MAX_QUEUE = 64
 CACHE_SWEEP_S, CACHE_MAX_AGE_S = 60, 300
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 BLANK_MESSAGE = "Draw a digit, or upload a picture of one"
+CANVAS = (900, 450)  # wider than tall, for a number; a single digit fits as well
 
 
 def build_demo(
@@ -75,20 +81,26 @@ def build_demo(
         except (ImageError, WorkerError) as error:
             raise gr.Error(str(error), print_exception=False) from None
 
+    def read(source: str | bytes | dict | None) -> NumberReading:
+        try:
+            return classifier.read_number(source)
+        except (ImageError, WorkerError) as error:
+            raise gr.Error(str(error), print_exception=False) from None
+
     def shown(prediction: Prediction) -> tuple[dict[str, float] | str, object]:
-        """The outputs: the ten classes' probabilities (a blank input: `BLANK_MESSAGE`), the preview."""
+        """The outputs: every class's probability (a blank input: `BLANK_MESSAGE`), the preview."""
         return BLANK_MESSAGE if prediction.is_blank else prediction.confidences, prediction.preview
 
     def predict(image: str | None) -> tuple[dict[str, float] | str, object]:
-        """Classify a picture of one handwritten digit, 0 to 9: a drawing, scan or photo.
+        """Classify a picture of one digit, 0 to 9, handwritten or printed: a drawing, scan or photo.
 
-        The picture is prepared the way MNIST was (ink fitted into 20x20, centred in 28x28). Anything
-        else that has ink, even a letter or a face, is still answered as its likeliest digit.
+        The picture is prepared the way MNIST was (ink fitted into 20x20, centred in 28x28). Ink
+        that is not a digit (a letter, a symbol, a shape, a scribble) is answered "not a digit".
 
         Args:
             image: a PNG or JPEG file, given as a data: URL (data:image/png;base64,...) or an http(s) URL.
         Returns:
-            a label: the likeliest digit and the probabilities of all ten digits; a blank picture (no ink) gives a label without confidences, "Draw a digit, or upload a picture of one"
+            a label: the likeliest class ("0" to "9", or "not a digit") and the probabilities of all eleven; a blank picture (no ink) gives a label without confidences, "Draw a digit, or upload a picture of one"
             the 28x28 image the model saw, white on black, enlarged 5x to 140x140
         """
         return shown(classify(image))
@@ -96,21 +108,62 @@ def build_demo(
     def predict_sketch(sketch: dict | None) -> tuple[dict[str, float] | str, object]:
         """Classify a digit drawn on the app's Sketchpad, 0 to 9, as the browser sends it.
 
-        For a picture file, use predict instead. Any ink that is not a digit is still answered as
-        its likeliest digit.
+        For a picture file, use predict instead. Ink that is not a digit is answered "not a digit".
 
         Args:
             sketch: a Sketchpad value, {"background": file or null, "layers": [files], "composite": file}, each file a PNG.
         Returns:
-            a label: the likeliest digit and the probabilities of all ten digits; a blank drawing (no ink) gives a label without confidences, "Draw a digit, or upload a picture of one"
+            a label: the likeliest class ("0" to "9", or "not a digit") and the probabilities of all eleven; a blank drawing (no ink) gives a label without confidences, "Draw a digit, or upload a picture of one"
             the 28x28 image the model saw, white on black, enlarged 5x to 140x140
         """
         return shown(classify(sketch))
 
-    def predict_either(sketch: dict | None, image: str | None) -> tuple[dict[str, float] | str, object]:
+    def read_number(image: str | None) -> tuple[str, list[dict]]:
+        """Read the whole number written on a picture (a year, a price, a phone number): every digit, left to right.
+
+        Each digit is prepared and classified as predict does one, all in one batch. A piece of
+        ink that is not a digit shows as "?" in the number.
+
+        Args:
+            image: a PNG or JPEG file, given as a data: URL (data:image/png;base64,...) or an http(s) URL.
+        Returns:
+            the number as a string, e.g. "2026", "?" for each piece that is not a digit; "" when the picture is blank (no ink)
+            per digit, left to right: {"digit", "probability", "top": the three likeliest classes as {"label", "probability"}, "box": its ink in the picture's pixels as {"left", "top", "right", "bottom"}, "touching": whether it was cut from ink shared with a neighbour}
+        """
+        return number_outputs(read(image))
+
+    def read_number_sketch(sketch: dict | None) -> tuple[str, list[dict]]:
+        """Read the whole number drawn on the app's Sketchpad: every digit, left to right.
+
+        For a picture file, use read_number instead. A piece of ink that is not a digit shows as "?".
+
+        Args:
+            sketch: a Sketchpad value, {"background": file or null, "layers": [files], "composite": file}, each file a PNG.
+        Returns:
+            the number as a string, e.g. "2026", "?" for each piece that is not a digit; "" when the drawing is blank (no ink)
+            per digit, left to right: {"digit", "probability", "top": the three likeliest classes as {"label", "probability"}, "box": its ink in the drawing's pixels as {"left", "top", "right", "bottom"}, "touching": whether it was cut from ink shared with a neighbour}
+        """
+        return number_outputs(read(sketch))
+
+    def show(source: str | dict | None) -> tuple[object, object, object]:
+        """The page's answer to a drawing or an upload: one digit's classes and the model's view,
+        as predict gives them; or a number with the probability that every digit is right, its
+        digits as the model saw them, and their boxes over the picture."""
+        reading = read(source)
+        if len(reading.digits) <= 1:
+            if not reading.digits:
+                return BLANK_MESSAGE, Image.new("L", (PREVIEW_SIZE, PREVIEW_SIZE)), gr.update(visible=False)
+            (digit,) = reading.digits
+            return digit.confidences, enlarged(digit.preview), gr.update(visible=False)
+        boxes = [(tuple(digit.box), f"{digit.label} {digit.probability:.0%}") for digit in reading.digits]
+        picture = load_image(source)  # as the digits' boxes measure it: EXIF-turned
+        number = {reading.text: math.prod(digit.probability for digit in reading.digits)}  # as the page's Label shows it
+        return number, strip(reading.digits), gr.update(value=(picture, boxes), visible=True)
+
+    def show_either(sketch: dict | None, image: str | None) -> tuple[object, object, object]:
         """The Classify button: the drawing if there is one, else the uploaded image."""
-        drawn = classify(sketch)
-        return shown(classify(image) if drawn.is_blank and image is not None else drawn)
+        drawn = show(sketch)
+        return show(image) if drawn[0] == BLANK_MESSAGE and image is not None else drawn
 
     accuracy = f"{metrics['test_accuracy']:.2%}" if metrics and "test_accuracy" in metrics else "unknown"
     with gr.Blocks(title="MNIST digit classifier", delete_cache=(CACHE_SWEEP_S, CACHE_MAX_AGE_S)) as demo:
@@ -125,8 +178,8 @@ def build_demo(
                 with gr.Tabs():
                     with gr.Tab("Draw"):
                         sketch = SketchFiles(
-                            label="Draw a digit", type="filepath", image_mode="RGBA", format="png",
-                            layers=False, canvas_size=(800, 800),
+                            label="Draw a digit or a number", type="filepath", image_mode="RGBA", format="png",
+                            layers=False, canvas_size=CANVAS,
                         )
                     with gr.Tab("Upload"):
                         upload = ImageFile(
@@ -137,27 +190,65 @@ def build_demo(
                     clear = gr.Button("Clear")
                     submit = gr.Button("Classify", variant="primary")
             with gr.Column():
-                # All ten classes, as the API returns them; the page shows the top three.
+                # Every class, as the API returns them; the page shows the top three.
                 label = gr.Label(label="Prediction", value=BLANK_MESSAGE, elem_id="prediction",
                                  elem_classes=gradio_workarounds.ANSWER_CLASS)
-                preview = gr.Image(label="What the model sees (28x28)", interactive=False, height=220)
+                preview = gr.Image(label="What the model sees (28x28 a digit)", interactive=False, height=220)
+                digits = gr.AnnotatedImage(label="The digits found", visible=False, elem_id="digits")
         examples = sorted(str(path) for path in EXAMPLES_DIR.iterdir() if path.suffix in (".png", ".jpg"))
         if examples:
             gr.Examples(examples=examples, inputs=upload, label="Sample digits: MNIST test digits redrawn as users send them")
         gr.Markdown(f"Model: {source} · MNIST test accuracy {accuracy}", elem_id="model-source")
 
-        outputs = [label, preview]  # one event per stroke or upload answers on the page and the API
-        sketch.change(predict_sketch, sketch, outputs, api_name="predict_sketch", trigger_mode="always_last")
-        upload.change(predict, upload, outputs, api_name="predict")
-        submit.click(predict_either, [sketch, upload], outputs, api_visibility="private")
+        shown_on_page = [label, preview, digits]  # one event per stroke or upload
+        sketch.change(show, sketch, shown_on_page, api_visibility="private", trigger_mode="always_last")
+        upload.change(show, upload, shown_on_page, api_visibility="private")
+        submit.click(show_either, [sketch, upload], shown_on_page, api_visibility="private")
         # No progress shown on the Sketchpad: its "processing" overlay, left over a canvas reset,
         # would catch the next strokes.
-        clear.click(lambda: (None, None, BLANK_MESSAGE, None), None, [sketch, upload, label, preview],
-                    api_visibility="private", show_progress="hidden")
+        clear.click(lambda: (None, None, BLANK_MESSAGE, None, gr.update(visible=False)), None,
+                    [sketch, upload, *shown_on_page], api_visibility="private", show_progress="hidden")
+
+        # The API: the page never fires these; clients and MCP call them by name.
+        api = gr.Button(visible=False)
+        number, details = gr.Textbox(visible=False), gr.JSON(visible=False)
+        api.click(predict, upload, [label, preview], api_name="predict")
+        api.click(predict_sketch, sketch, [label, preview], api_name="predict_sketch")
+        api.click(read_number, upload, [number, details], api_name="read_number")
+        api.click(read_number_sketch, sketch, [number, details], api_name="read_number_sketch")
         demo.load(None, js=gradio_workarounds.PAGE_JS)  # the brush chosen, the top three shown
     # More requests wait in the queue, up to `max_queue`; the next ones are refused.
     demo.queue(default_concurrency_limit=concurrency or default_concurrency(0), max_size=max_queue)
     return demo
+
+
+def number_outputs(reading: NumberReading) -> tuple[str, list[dict]]:
+    """`/read_number`'s outputs: the number, and each digit's answer and box."""
+    return reading.text, [digit_details(digit) for digit in reading.digits]
+
+
+def digit_details(digit: DigitReading) -> dict:
+    return {
+        "digit": digit.label,
+        "probability": digit.probability,
+        "top": [{"label": label, "probability": p} for label, p in digit.top],
+        "box": digit.box._asdict(),
+        "touching": digit.cut,
+    }
+
+
+def enlarged(preview: Image.Image) -> Image.Image:
+    """A 28x28 model input as the page shows it."""
+    return preview.resize((PREVIEW_SIZE, PREVIEW_SIZE), Image.Resampling.NEAREST)
+
+
+def strip(digits: list[DigitReading], gap: int = 4) -> Image.Image:
+    """A number's digits as the model saw them, side by side, each enlarged 3x."""
+    size = PREVIEW_SIZE * 3 // 5
+    picture = Image.new("L", (len(digits) * (size + gap) - gap, size), 96)
+    for i, digit in enumerate(digits):
+        picture.paste(digit.preview.resize((size, size), Image.Resampling.NEAREST), (i * (size + gap), 0))
+    return picture
 
 
 def default_concurrency(workers: int) -> int:

@@ -1,6 +1,7 @@
 """Train the MNIST digit classifier, evaluate it, save it to weights/ and optionally push it.
 
-    python train.py                          # default model, written to weights/
+    python train.py                          # default model (with synthetic printed digits and
+                                             # non-digits), written to weights/
     python train.py --arch seed --epochs 10  # the tutorial's network, for comparison
     python train.py --limit 2000 --epochs 2 --out /tmp/smoke   # a seconds-long smoke run
     python train.py --push --repo-id OWNER/NAME                 # train, save, then publish
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from mnist_model.cli import add_push_arguments, fail, push
 from mnist_model.data import DATA_DIR_ENV, DataNotFoundError, default_data_dir
-from mnist_model.model import ARCHITECTURES, DEFAULT_ARCH
+from mnist_model.model import ARCHITECTURES, DEFAULT_ARCH, DEFAULT_MEMBERS
 from mnist_model.training import TrainConfig, train
 from mnist_model.weights import SHIPPED_WEIGHTS_DIR, WeightsError, save_model_folder
 
@@ -27,6 +28,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, default=default_data_dir(),
                         help=f"folder holding MNIST/raw (default: ${DATA_DIR_ENV} or data/); downloaded if absent")
     parser.add_argument("--arch", choices=ARCHITECTURES, default=DEFAULT_ARCH, help="network (default: %(default)s)")
+    parser.add_argument("--members", type=int,
+                        help=f"networks averaged in one module (default: {DEFAULT_MEMBERS}; seed: 1)")
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help="default: %(default)s")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="default: %(default)s")
     parser.add_argument("--lr", type=float, default=defaults.lr, help="peak learning rate (default: %(default)s)")
@@ -46,13 +49,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--push needs --repo-id OWNER/NAME")
     if args.epochs < 1 or args.batch_size < 1 or (args.limit is not None and args.limit < 1):
         parser.error("--epochs, --batch-size and --limit must be positive")
+    if args.members is not None and (args.members < 1 or (args.arch == "seed" and args.members != 1)):
+        parser.error("--members must be positive, and 1 for the seed architecture (the tutorial's one network)")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     config = TrainConfig(
-        data_dir=args.data_dir, arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
+        data_dir=args.data_dir, arch=args.arch, members=args.members, epochs=args.epochs, batch_size=args.batch_size,
         lr=args.lr, seed=args.seed, device=args.device, compile=args.compile, limit=args.limit,
         bf16=False if args.fp32 else None,
     )

@@ -59,7 +59,7 @@ from mnist_model.data import default_data_dir, load_mnist  # noqa: E402
 from mnist_model.loader import load_model  # noqa: E402
 from mnist_model.memory import limit_malloc_arenas  # noqa: E402
 from mnist_model.pool import default_workers  # noqa: E402
-from mnist_model.predict import Classifier, Prediction  # noqa: E402
+from mnist_model.predict import Classifier, NumberReading, Prediction  # noqa: E402
 from mnist_model.serving import serve  # noqa: E402
 from testkit.app import free_port  # noqa: E402
 from testkit.processes import cpu_seconds, proc_status_kib, process_tree, pss_kib, stop  # noqa: E402
@@ -319,10 +319,15 @@ class ConstantClassifier:
     the preview, is the app's."""
 
     def __init__(self) -> None:
-        self.answer = Classifier(load_model().model).predict(BROWSER_SKETCH)
+        classifier = Classifier(load_model().model)
+        self.answer = classifier.predict(BROWSER_SKETCH)
+        self.number = classifier.read_number(BROWSER_SKETCH)  # what the page's own event asks for
 
     def predict(self, source: object) -> Prediction:
         return self.answer
+
+    def read_number(self, source: object) -> NumberReading:
+        return self.number
 
     def close(self) -> None:
         """Nothing to release."""

@@ -24,7 +24,7 @@ are counted. Goal: the app's p50 within 10% of the twin's (ratio <= 1.10), i.e. 
 the model add little to what Gradio and the browser take anyway.
 
 `--settings` instead compares Sketchpad settings that the app could choose (format "png" or
-"webp", a canvas smaller than 800x800, layers on) on twins whose `build_demo` gets them, the same
+"webp", other canvas sizes, layers on) on twins whose `build_demo` gets them, the same
 way, to tell which of them shorten Gradio's time before the event starts.
 
     python -m benchmarks.browser_latency [--strokes 20] [--json PATH]   # ~10 s a stroke, both servers
@@ -53,7 +53,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
 from benchmarks.app_latency import BROWSER_SKETCH, ConstantClassifier, machine, serving
-from mnist_model.predict import Prediction
+from mnist_model.predict import NumberReading
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -74,9 +74,10 @@ DIGITS = {
     "2": [(0.3, 0.3), (0.5, 0.2), (0.68, 0.32), (0.3, 0.78), (0.72, 0.78)],
 }
 
-# Sketchpad settings for --settings: the app's own first (format="png", layers=False, 800x800).
+# Sketchpad settings for --settings: the app's own first (format="png", layers=False, 900x450).
 SETTINGS = {
-    "png 800x800 (the app's)": {},
+    "png 900x450 (the app's)": {},
+    "png 800x800": {"canvas_size": (800, 800)},
     "webp 800x800": {"format": "webp"},
     "png 560x560": {"canvas_size": (560, 560)},
     "png 400x400": {"canvas_size": (400, 400)},
@@ -441,13 +442,15 @@ class TakingTurns(ConstantClassifier):
 
     def __init__(self) -> None:
         super().__init__()
-        confidences = self.answer.confidences or {}
-        classes = list(confidences)
-        self.answers = [replace(self.answer, confidences={classes[(i + shift) % len(classes)]: confidences[c]
-                                                          for i, c in enumerate(classes)}) for shift in range(3)]
+        (digit,) = self.number.digits
+        classes = list(digit.confidences)
+        self.answers = [NumberReading([replace(digit, confidences={classes[(i + shift) % len(classes)]: p
+                                                                   for i, p in enumerate(digit.confidences.values())})])
+                        for shift in range(3)]
         self.calls = itertools.count()
 
-    def predict(self, source: object) -> Prediction:
+    def read_number(self, source: object) -> NumberReading:
+        """The page's event: one digit, its answer taking turns."""
         return self.answers[next(self.calls) % len(self.answers)]
 
 

@@ -13,8 +13,8 @@ installs the process-wide pieces and warns at start-up when another Gradio is in
 - `delete_old_cache_files`: Gradio's cache sweep dies under concurrent traffic and leaves each
   cached file's folder behind.
 - `PAGE_JS`: the Sketchpad opens with no tool chosen (a drag selects text until the brush icon
-  is clicked) and falls back to none whenever it is cleared, and a `gr.Label` that returns ten
-  classes to API callers shows all ten on the page; this script picks the brush, shows three,
+  is clicked) and falls back to none whenever it is cleared, and a `gr.Label` that returns every
+  class to API callers shows them all on the page; this script picks the brush, shows three,
   and sets the blank answer as a quiet hint rather than a heading.
 - `MCPServer`: Gradio's MCP server cannot call a tool that takes a Sketchpad value (its schema's
   `$ref`s point nowhere, its nested files stay strings), and without a progress token it answers

@@ -14,7 +14,7 @@ decoder, the out-of-memory killer) takes only the pool down: the requests it hel
 on a new pool, and fail with `WorkerError` if that one dies too. Workers ignore Ctrl+C (the server
 shuts them down), exit when the server is gone, however it ended, and yield a contended core to the
 server (`WORKER_NICENESS`). `ClassifierPool` is a `mnist_model.predict.Predictor`, as `Classifier`
-is.
+is: it runs `predict` and `read_number` alike.
 """
 
 from __future__ import annotations
@@ -24,13 +24,15 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 import torch
+from typing import TypeVar
 
 from .memory import limit_malloc_arenas
-from .predict import Classifier, Prediction
+from .predict import Classifier, NumberReading, Prediction
 from .preprocess import ImageSource
 
 # Gradio's one event loop feeds a worker far fewer drawings than it can classify: more would idle.
@@ -39,6 +41,9 @@ MAX_DEFAULT_WORKERS = 4
 # at a time, is the app's bottleneck; when it and a worker want the same core, the loop should win.
 # A worker still gets every core the loop leaves idle.
 WORKER_NICENESS = 10
+
+
+T = TypeVar("T")
 
 
 class WorkerError(RuntimeError):
@@ -52,7 +57,8 @@ def default_workers() -> int:
 
 
 class ClassifierPool:
-    """`Classifier.predict` run in `workers` processes; thread-safe, for any number of callers.
+    """`Classifier.predict` and `read_number` run in `workers` processes; thread-safe, for any
+    number of callers.
     `close()` stops the workers."""
 
     def __init__(self, model: torch.nn.Module, workers: int) -> None:
@@ -77,10 +83,17 @@ class ClassifierPool:
 
     def predict(self, source: ImageSource | None) -> Prediction:
         """As `Classifier.predict`, in a worker; raises `WorkerError` if workers die on it twice."""
+        return self._run(_predict, source)
+
+    def read_number(self, source: ImageSource | None) -> NumberReading:
+        """As `Classifier.read_number`, in a worker; raises `WorkerError` as `predict` does."""
+        return self._run(_read_number, source)
+
+    def _run(self, task: Callable[[ImageSource | None], T], source: ImageSource | None) -> T:
         for _ in range(2):
             pool = self._pool
             try:
-                return pool.submit(_predict, source).result()
+                return pool.submit(task, source).result()
             except BrokenProcessPool:
                 self._replace(pool)
         raise WorkerError(
@@ -125,3 +138,8 @@ def _exit_after(server: multiprocessing.process.BaseProcess) -> None:
 def _predict(source: ImageSource | None) -> Prediction:
     assert _classifier is not None, "called outside a worker"
     return _classifier.predict(source)
+
+
+def _read_number(source: ImageSource | None) -> NumberReading:
+    assert _classifier is not None, "called outside a worker"
+    return _classifier.read_number(source)

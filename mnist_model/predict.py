@@ -1,8 +1,11 @@
-"""From an image to class probabilities: preprocessing and the model.
+"""From an image to class probabilities, and to the number written on it: preprocessing and the model.
 
-Used by the app (both endpoints), by `python -m mnist_model predict` and by the benchmarks, so
-every caller classifies exactly the same way. A blank input gives no probabilities at all: a
-demo that "recognises" an empty canvas as an 8 teaches people to distrust it.
+Used by the app (every endpoint), by `python -m mnist_model predict` / `read` and by the
+benchmarks, so every caller classifies exactly the same way. `predict` reads one digit;
+`read_number` finds each digit written (`mnist_model.preprocess.preprocess_number`, left to
+right) and classifies them all in one batch, a refused one showing as `UNREAD` in the number. A blank input gives no probabilities at all: a
+demo that "recognises" an empty canvas as an 8 teaches people to distrust it. Ink that is not a
+digit gets its probabilities too, its likeliest class being "not a digit" (`NOT_A_DIGIT_LABEL`).
 """
 
 from __future__ import annotations
@@ -13,15 +16,19 @@ from typing import Protocol
 import torch
 from PIL import Image
 
-from .model import DigitNet, for_inference
-from .preprocess import ImageSource, preprocess
+from .model import NOT_A_DIGIT_LABEL, DigitNet, for_inference
+from .ink import Box
+from .preprocess import ImageSource, preprocess, preprocess_number, stack_digits
 
 PREVIEW_SIZE = 140  # the 28x28 model input, shown enlarged 5x with nearest-neighbour
+UNREAD = "?"  # a piece of a number that is not a digit
+TOP = 3  # classes listed per digit of a number
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """Probabilities per class ("0".."9"), None when the input is blank, and the model's view."""
+    """Probabilities per class ("0".."9", "not a digit"), None when the input is blank, and the
+    model's view."""
 
     confidences: dict[str, float] | None
     preview: Image.Image
@@ -32,11 +39,54 @@ class Prediction:
         return self.confidences is None
 
     @property
+    def is_refused(self) -> bool:
+        """True when the likeliest class is "not a digit"."""
+        return self.top is not None and self.top[0] == NOT_A_DIGIT_LABEL
+
+    @property
     def top(self) -> tuple[str, float] | None:
         if self.confidences is None:  # blank
             return None
         label = max(self.confidences, key=self.confidences.__getitem__)
         return label, self.confidences[label]
+
+
+@dataclass(frozen=True)
+class DigitReading:
+    """One digit of a number: what it reads as, how sure, the runners-up, and where it is."""
+
+    confidences: dict[str, float]  # every class's probability, as `Prediction` has them
+    box: Box  # its ink in the pixels of the input image (after EXIF orientation)
+    preview: Image.Image  # the 28x28 image the model saw, white on black
+    cut: bool  # cut from ink it shared with a neighbour (touching digits)
+
+    @property
+    def top(self) -> list[tuple[str, float]]:
+        """The `TOP` likeliest classes and their probabilities, most likely first."""
+        return sorted(self.confidences.items(), key=lambda item: -item[1])[:TOP]
+
+    @property
+    def label(self) -> str:
+        """The digit it reads as, or `UNREAD` when its likeliest class is "not a digit"."""
+        best = self.top[0][0]
+        return UNREAD if best == NOT_A_DIGIT_LABEL else best
+
+    @property
+    def probability(self) -> float:
+        """The probability of its likeliest class."""
+        return self.top[0][1]
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    """The digits written on an input, left to right; none when it is blank."""
+
+    digits: list[DigitReading]
+
+    @property
+    def text(self) -> str:
+        """The number as written, UNREAD for each piece that is not a digit; "" when blank."""
+        return "".join(digit.label for digit in self.digits)
 
 
 class Predictor(Protocol):
@@ -45,6 +95,9 @@ class Predictor(Protocol):
 
     def predict(self, source: ImageSource | None) -> Prediction:
         """Preprocess one input and classify it; a blank input gets no probabilities."""
+
+    def read_number(self, source: ImageSource | None) -> NumberReading:
+        """Find the digits written on one input and classify them in one batch."""
 
     def close(self) -> None:
         """Release whatever classifying holds (the pool's workers); the server calls it on exit."""
@@ -65,7 +118,19 @@ class Classifier:
         if item.tensor is None:
             return Prediction(confidences=None, preview=preview)
         probabilities = torch.softmax(self.model(item.tensor[None]), dim=1)[0].tolist()
-        return Prediction({str(digit): p for digit, p in enumerate(probabilities)}, preview)
+        return Prediction(dict(zip(self.model.labels, probabilities, strict=True)), preview)
+
+    @torch.inference_mode()
+    def read_number(self, source: ImageSource | None) -> NumberReading:
+        """Find the digits written on one input, left to right, and classify them in one batch."""
+        digits = preprocess_number(source)
+        if not digits:
+            return NumberReading([])
+        probabilities = torch.softmax(self.model(stack_digits(digits)), dim=1)
+        return NumberReading([
+            DigitReading(dict(zip(self.model.labels, row.tolist(), strict=True)), digit.box, digit.preview, digit.cut)
+            for digit, row in zip(digits, probabilities, strict=True)
+        ])
 
     def close(self) -> None:
         """Nothing to release: the model lives in this process."""

@@ -151,31 +151,6 @@ def evaluate(
     return Evaluation(accuracy, per_class, confusion.tolist())
 
 
-@torch.no_grad()
-def calibrate_refusal(model: DigitNet, digits: torch.Tensor, false_refusals: float) -> float:
-    """Shift the "not a digit" logit so that at most `false_refusals` of the validation `digits`
-    (uint8, any labels 0-9) are refused, refusing as much else as that allows; returns the shift.
-
-    Training sees far more kinds of digit than of non-digit, so the plain argmax refuses less
-    than the validation digits could afford; the shift moves the line to where they say it may
-    be. It is added to the last layer's bias, so the model still answers by argmax alone.
-    """
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    margins = []  # how far each digit is from being refused: its refusal logit over its best digit's
-    for start in range(0, len(digits), 2000):
-        logits = model(to_float_images(digits[start : start + 2000].to(device))).float()
-        margins.append(logits[:, NOT_A_DIGIT] - logits[:, :NOT_A_DIGIT].amax(dim=1))
-    # the largest shift that leaves the refused share (margin + shift > 0) at most false_refusals
-    shift = -torch.quantile(torch.cat(margins), 1 - false_refusals).item()
-    last = model.layers[-1] if not isinstance(model.layers[-1], torch.nn.Flatten) else model.layers[-2]
-    classes = len(model.labels)
-    last.bias[NOT_A_DIGIT::classes] += shift  # every member's refusal logit: their mean moves by `shift`
-    model.train(was_training)
-    return shift
-
-
 def _accuracy(evaluation: Evaluation, classes: slice) -> float:
     """Accuracy over the images of the rows `classes` only."""
     confusion = torch.tensor(evaluation.confusion)

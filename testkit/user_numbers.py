@@ -35,6 +35,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
+from mnist_model.model import NOT_A_DIGIT
+
 from testkit.user_images import (
     _PEN_COLOURS,
     _brush_ink,
@@ -56,8 +58,8 @@ KINDS: tuple[str, ...] = (
     "thick_marker",  # felt marker: strokes 14-20% of the digit's height
     "photo",  # phone photo of the number on paper: lighting, rotation, noise, blur, JPEG
 )
-CANVAS = (800, 800)  # width, height: gr.Sketchpad's default canvas
-UNKNOWN = 10  # the model's "not a digit" class, where it has one; read as "?"
+CANVAS = (900, 450)  # width, height: the app's Sketchpad canvas (app.CANVAS; tests/test_app.py checks)
+UNKNOWN = NOT_A_DIGIT  # the model's "not a digit" class, read as "?"
 GAP = (0.1, 0.5)  # visible gaps between neighbours' ink, in digit heights
 TOUCH = (0.0, 0.06)  # how far touching neighbours' ink overlaps, in digit heights
 HEIGHTS = (0.8, 1.2)  # each digit's height, relative to the number's

@@ -12,10 +12,11 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from app import BLANK_MESSAGE, build_demo
+from app import BLANK_MESSAGE, CANVAS, build_demo
 from mnist_model.data import load_mnist
 from mnist_model.loader import load_model
 from mnist_model.predict import Classifier
+from testkit import user_numbers
 
 
 @pytest.fixture(scope="module")
@@ -39,19 +40,22 @@ def sketch_png(tmp_path: Path, digit: np.ndarray) -> Path:
     return path
 
 
+CLASSES = [*map(str, range(10)), "not a digit"]  # sorted, as the labels sort
+
+
 def top(label_value: dict) -> str:
     return label_value["label"]
 
 
 @pytest.mark.slow
-def test_predict_gives_all_ten_classes(client: Client, digits, tmp_path: Path) -> None:
+def test_predict_gives_every_class(client: Client, digits, tmp_path: Path) -> None:
     images, labels = digits
     correct = 0
     for image, label in zip(images[:10], labels[:10]):
         path = tmp_path / "digit.png"
         Image.fromarray(image).save(path)
         value, preview = client.predict(handle_file(str(path)), api_name="/predict")
-        assert sorted(c["label"] for c in value["confidences"]) == [str(d) for d in range(10)]
+        assert sorted(c["label"] for c in value["confidences"]) == CLASSES
         assert abs(sum(c["confidence"] for c in value["confidences"]) - 1) < 1e-4
         assert Path(preview).is_file()
         correct += top(value) == str(label)
@@ -99,7 +103,7 @@ def test_bad_file_is_a_clear_error_and_the_server_keeps_answering(client: Client
 def classify_button() -> Callable[[dict | None, str | None], tuple]:
     """The Classify button's event function, from the app's own `build_demo`."""
     demo: gr.Blocks = build_demo(Classifier(load_model().model), "tests", None)
-    return next(fn.fn for fn in demo.fns.values() if fn.fn.__name__ == "predict_either")
+    return next(fn.fn for fn in demo.fns.values() if fn.fn.__name__ == "show_either")
 
 
 def test_classify_takes_the_drawing_else_the_upload(classify_button, digits, tmp_path: Path) -> None:
@@ -116,5 +120,83 @@ def test_classify_takes_the_drawing_else_the_upload(classify_button, digits, tmp
     assert best(classify_button(drawn, str(upload))[0]) == str(labels[0])
     assert best(classify_button(blank, str(upload))[0]) == str(labels[1])
     for sketch in (blank, None):
-        value, preview = classify_button(sketch, None)
+        value, preview, _ = classify_button(sketch, None)
         assert value == BLANK_MESSAGE and preview is not None
+
+
+def number_png(tmp_path: Path, digits: list[np.ndarray], name: str = "number.png") -> Path:
+    """MNIST digits written side by side, black on a white canvas as wide as the app's."""
+    canvas = Image.new("RGBA", CANVAS, "white")
+    for i, digit in enumerate(digits):
+        ink = Image.fromarray(255 - digit).resize((200, 200), Image.Resampling.BICUBIC)
+        canvas.paste(ink.convert("RGBA"), (40 + i * 210, 120))
+    path = tmp_path / name
+    canvas.save(path)
+    return path
+
+
+@pytest.mark.slow
+def test_read_number_reads_each_digit_left_to_right(client: Client, digits, tmp_path: Path) -> None:
+    images, labels = digits
+    path = number_png(tmp_path, list(images[:4]))
+    expected = "".join(map(str, labels[:4]))
+    text, details = client.predict(handle_file(str(path)), api_name="/read_number")
+    assert text == expected
+    assert [d["digit"] for d in details] == list(expected)
+    lefts = [d["box"]["left"] for d in details]
+    assert lefts == sorted(lefts) and 0 <= lefts[0] and details[-1]["box"]["right"] <= 900
+    for d in details:
+        assert len(d["top"]) == 3 and d["top"][0] == {"label": d["digit"], "probability": d["probability"]}
+        assert d["touching"] is False
+    sketch = {"background": None, "layers": [], "composite": handle_file(str(path))}
+    assert client.predict(sketch, api_name="/read_number_sketch") == [text, details]
+
+
+@pytest.mark.slow
+def test_read_number_of_one_digit_agrees_with_predict(client: Client, digits, tmp_path: Path) -> None:
+    path = sketch_png(tmp_path, digits[0][3])
+    value, _ = client.predict(handle_file(str(path)), api_name="/predict")
+    text, (detail,) = client.predict(handle_file(str(path)), api_name="/read_number")
+    assert text == top(value) == detail["digit"]
+    best = max(value["confidences"], key=lambda c: c["confidence"])
+    assert abs(best["confidence"] - detail["probability"]) < 1e-6
+
+
+@pytest.mark.slow
+def test_read_number_of_blank_is_empty_and_bad_files_are_clear_errors(client: Client, tmp_path: Path) -> None:
+    white = tmp_path / "white.png"
+    Image.new("RGBA", (900, 450), "white").save(white)
+    assert client.predict(handle_file(str(white)), api_name="/read_number") == ["", []]
+    blank = {"background": None, "layers": [], "composite": None}
+    assert client.predict(blank, api_name="/read_number_sketch") == ["", []]
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is not an image")
+    with pytest.raises(Exception, match="not an image"):
+        client.predict(handle_file(str(bad)), api_name="/read_number")
+
+
+@pytest.fixture(scope="module")
+def page_event() -> Callable[[dict | str | None], tuple]:
+    """The page's event for a stroke or an upload, from the app's own `build_demo`."""
+    demo: gr.Blocks = build_demo(Classifier(load_model().model), "tests", None)
+    return next(fn.fn for fn in demo.fns.values() if fn.fn.__name__ == "show")
+
+
+def test_the_page_shows_one_digit_as_predict_does_and_a_number_with_its_boxes(
+    page_event, digits, tmp_path: Path
+) -> None:
+    images, labels = digits
+    value, preview, boxes = page_event(str(sketch_png(tmp_path, images[0])))
+    assert max(value, key=value.__getitem__) == str(labels[0]) and preview.size == (140, 140)
+    assert boxes["visible"] is False
+    value, strip, boxes = page_event(str(number_png(tmp_path, list(images[:3]))))
+    ((number, probability),) = value.items()  # the number, and the chance that every digit is right
+    assert number == "".join(map(str, labels[:3])) and 0.3 < probability < 1
+    assert boxes["visible"] is True
+    picture, annotations = boxes["value"]
+    assert picture.size == (900, 450) and [label.split()[0] for _, label in annotations] == list(number)
+    assert strip.width > strip.height  # the digits as the model saw them, side by side
+
+
+def test_the_number_benchmark_writes_on_the_apps_canvas() -> None:
+    assert user_numbers.CANVAS == CANVAS

@@ -25,6 +25,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 PREDICTION = '#prediction [data-testid="label-output-value"]'
 SEVEN = [(-0.25, -0.3), (0.25, -0.3), (-0.05, 0.35)]  # a stroke, from the drawing area's centre
 ONE = [(0.0, -0.35), (0.0, 0.35)]
+FOUR = [[(-0.15, -0.35), (-0.25, 0.1), (0.25, 0.1)], [(0.1, -0.3), (0.1, 0.4)]]  # in two strokes
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
 
 if os.environ.get("CI") != "true":  # in CI a missing browser must fail, not skip
@@ -141,8 +142,8 @@ def test_one_event_per_stroke_answers_with_the_top_three(page: Page) -> None:
     page.wait_for_timeout(1000)  # any event that followed the answer would have started by now
     assert len(joins) == 1, joins
     rows = page.locator("#prediction button.confidence-set")
-    assert rows.count() == 10  # all ten classes reach the page, as the API returns them ...
-    assert sum(rows.nth(i).is_visible() for i in range(10)) == 3  # ... and three are shown
+    assert rows.count() == 11  # every class reaches the page, as the API returns them ...
+    assert sum(rows.nth(i).is_visible() for i in range(11)) == 3  # ... and three are shown
 
 
 def test_after_clear_the_brush_is_ready_again(page: Page) -> None:
@@ -154,6 +155,38 @@ def test_after_clear_the_brush_is_ready_again(page: Page) -> None:
     brush_ready(page)
     draw_with_mouse(page, ONE)
     assert wait_for_prediction(page, page.inner_text(PREDICTION)) == "1"
+
+
+def draw_number(page: Page, digits: list[list[list[tuple[float, float]]]]) -> None:
+    """Digits written side by side across the canvas, each of strokes as `draw_with_mouse` takes
+    them, a third of the canvas's height tall."""
+    canvas = page.locator("canvas").first.bounding_box()
+    half = canvas["height"] * 0.3
+    y = canvas["y"] + canvas["height"] / 2
+    for i, strokes in enumerate(digits):
+        x = canvas["x"] + canvas["width"] * (i + 1) / (len(digits) + 1)
+        for stroke in strokes:
+            page.mouse.move(x + stroke[0][0] * half, y + stroke[0][1] * half)
+            page.mouse.down()
+            for dx, dy in stroke[1:]:
+                page.mouse.move(x + dx * half, y + dy * half, steps=20)
+            page.mouse.up()
+
+
+def test_a_three_digit_number_drawn_with_the_mouse_is_read(page: Page) -> None:
+    clear(page)
+    before = page.inner_text(PREDICTION)
+    draw_number(page, [[SEVEN], FOUR, [ONE]])
+    page.wait_for_function(  # the last stroke's answer: every stroke answers in turn
+        """(selector) => { const v = document.querySelector(selector); return v && v.innerText === '741'; }""",
+        arg=PREDICTION, timeout=60_000,
+    )
+    boxes = page.locator("#digits")
+    assert boxes.is_visible()  # each digit's answer over the drawing
+    assert boxes.locator("img").count() >= 1 and "7 " in boxes.inner_text() and "1 " in boxes.inner_text()
+    assert page.inner_text(PREDICTION) != before
+    clear(page)
+    assert not page.locator("#digits").is_visible()  # and gone with the drawing
 
 
 def test_the_toolbar_still_works(browser: Browser, app_url: str) -> None:

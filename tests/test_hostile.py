@@ -2,8 +2,8 @@
 """Hostile input (`testkit/hostile_inputs.py`) in-process and against the running app.
 
 Every file case goes through `Classifier` in this process, then through the app as a user or a
-script would send it: `/predict` and `/predict_sketch` (as the Sketchpad's composite) with
-`gradio_client`, and the plain HTTP routes (`gradio_api/upload`, then `gradio_api/call/predict`
+script would send it: `/predict`, `/predict_sketch` (as the Sketchpad's composite) and the
+number endpoints `/read_number` and `/read_number_sketch` with `gradio_client`, and the plain HTTP routes (`gradio_api/upload`, then `gradio_api/call/predict`
 and its event stream) with httpx. Each must answer within `ANSWER_SECONDS` with the outcome its
 case names: a one-sentence error containing the case's words (never Gradio's opaque "the app
 raised an exception", nor a traceback in the app's log), "blank", or the prediction made
@@ -86,6 +86,13 @@ def in_process_label(classifier: Classifier, case: FileCase | SketchCase) -> str
     return top[0]
 
 
+def in_process_number(classifier: Classifier, case: FileCase | SketchCase) -> str | None:
+    """The number read in process, which the number endpoints must give too (None: blank)."""
+    text = classifier.read_number(case.data if isinstance(case, FileCase) else case.value).text
+    assert (text == "") == (case.outcome == "blank"), f"{case.name}: {text!r}"
+    return text or None
+
+
 def memory(app: RunningApp) -> Memory:
     tree = process_tree(app.process.pid)
     peaks = {pid: proc_status_kib(pid, "VmHWM") / 1024 for pid in tree}
@@ -140,11 +147,14 @@ def memory_before(app: RunningApp, client: Client, good_digit: str) -> Memory:
 
 
 def via_client(client: Client, value: Any, api_name: str) -> Answer:
+    """One call; a number endpoint's answer is its number ("" for blank: None)."""
     try:
-        label, _ = client.predict(value, api_name=api_name)
+        first, _ = client.predict(value, api_name=api_name)
     except AppError as error:
         return Answer(error=str(error))
-    return Answer(label=label["label"] if label.get("confidences") else None)
+    if api_name.startswith("/read_number"):
+        return Answer(label=first or None)
+    return Answer(label=first["label"] if first.get("confidences") else None)
 
 
 def via_http(url: str, path: str) -> Answer:
@@ -197,9 +207,17 @@ def test_file_case_in_process(classifier: Classifier, case: FileCase) -> None:
             return Answer(error=str(error))
         return Answer(label=top[0] if top else None)
 
+    def run_number() -> Answer:
+        try:
+            return Answer(label=classifier.read_number(case.data).text or None)
+        except ImageError as error:
+            return Answer(error=str(error))
+
     answer = within(ANSWER_SECONDS, run)
     label = None if case.outcome == "error" else in_process_label(classifier, case)
     assert_answer(case, answer, label, "in-process")
+    number = None if case.outcome == "error" else in_process_number(classifier, case)
+    assert_answer(case, within(ANSWER_SECONDS, run_number), number, "in-process, as a number")
 
 
 @pytest.mark.parametrize("case", SKETCH_CASES, ids=[case.name for case in SKETCH_CASES])
@@ -207,8 +225,11 @@ def test_sketch_case_in_process(classifier: Classifier, case: SketchCase) -> Non
     if case.outcome == "error":  # the words differ in-process: the app checks the value first
         with pytest.raises(ImageError):
             classifier.predict(case.value)
+        with pytest.raises(ImageError):
+            classifier.read_number(case.value)
     else:
         in_process_label(classifier, case)
+        in_process_number(classifier, case)
 
 
 # ------------------------------------------------------------------------------------------
@@ -223,15 +244,18 @@ def test_file_case_through_every_route(
 ) -> None:
     path = save(tmp_path, case.filename, case.data)
     label = None if case.outcome == "error" else in_process_label(classifier, case)
+    number = None if case.outcome == "error" else in_process_number(classifier, case)
     sketch = {"background": None, "layers": [], "composite": handle_file(path)}
     routes = {
-        "/predict": lambda: via_client(client, handle_file(path), "/predict"),
-        "/predict_sketch": lambda: via_client(client, sketch, "/predict_sketch"),
-        "HTTP upload + call": lambda: via_http(app.url, path),
+        "/predict": (label, lambda: via_client(client, handle_file(path), "/predict")),
+        "/predict_sketch": (label, lambda: via_client(client, sketch, "/predict_sketch")),
+        "HTTP upload + call": (label, lambda: via_http(app.url, path)),
+        "/read_number": (number, lambda: via_client(client, handle_file(path), "/read_number")),
+        "/read_number_sketch": (number, lambda: via_client(client, sketch, "/read_number_sketch")),
     }
     log_start = app.log.stat().st_size
-    for route, call in routes.items():
-        assert_answer(case, within(ANSWER_SECONDS, call), label, route)
+    for route, (expected, call) in routes.items():
+        assert_answer(case, within(ANSWER_SECONDS, call), expected, route)
     log = new_log(app, log_start)
     assert "Traceback" not in log, log
     good = within(ANSWER_SECONDS, lambda: via_client(client, handle_file(good_digit), "/predict"))
@@ -241,15 +265,18 @@ def test_file_case_through_every_route(
 
 @pytest.mark.parametrize("case", SKETCH_CASES, ids=[case.name for case in SKETCH_CASES])
 @pytest.mark.slow
-def test_sketch_case_through_predict_sketch(
+def test_sketch_case_through_both_sketch_endpoints(
     app: RunningApp, client: Client, classifier: Classifier, good_digit: str, memory_before: Memory,
     case: SketchCase, tmp_path: Path,
 ) -> None:
     label = None if case.outcome == "error" else in_process_label(classifier, case)
+    number = None if case.outcome == "error" else in_process_number(classifier, case)
     value = as_files(case.value, tmp_path)
     log_start = app.log.stat().st_size
     answer = within(ANSWER_SECONDS, lambda: via_client(client, value, "/predict_sketch"))
     assert_answer(case, answer, label, "/predict_sketch")
+    answer = within(ANSWER_SECONDS, lambda: via_client(client, value, "/read_number_sketch"))
+    assert_answer(case, answer, number, "/read_number_sketch")
     log = new_log(app, log_start)
     assert "Traceback" not in log, log
     good = {"background": None, "layers": [], "composite": handle_file(good_digit)}
