@@ -169,9 +169,10 @@ def build_demo(
     with gr.Blocks(title="MNIST digit classifier", delete_cache=(CACHE_SWEEP_S, CACHE_MAX_AGE_S)) as demo:
         gr.Markdown(
             "# Handwritten digit classifier\n"
-            "Draw a digit or upload a photo of one. The image is prepared the way MNIST was made "
-            "(ink fitted into 20x20, centred by mass in 28x28), and \"What the model sees\" shows "
-            "the 28x28 image the network gets."
+            "Draw a digit or a whole number, or upload a photo. Each digit is prepared the way MNIST "
+            "was made (ink fitted into 20x20, centred by mass in 28x28), and \"What the model sees\" "
+            "shows the 28x28 image the network gets. A letter, a shape or a scribble is answered "
+            "\"not a digit\"."
         )
         with gr.Row():
             with gr.Column():

@@ -34,7 +34,7 @@ logits{{ classes_note }}.
 | validation accuracy ({{ validation_images }} images carved out of the training set) | {{ validation_accuracy }} |
 | MNIST test digits refused as "not a digit" (counted as errors above) | {{ test_refused }} |
 | synthetic validation: printed digits read right / non-digits refused | {{ printed }} / {{ not_digits }} |
-| architecture | `{{ arch }}`, {{ parameters }} parameters |
+| architecture | `{{ arch }}`, an ensemble of {{ members }} (their mean), {{ parameters }} parameters |
 | training | {{ epochs }} epochs, {{ training_seconds }} s, {{ images_per_second }} images/s |
 | device | {{ device_name }} (torch {{ torch_version }}) |
 | code | commit `{{ git_commit }}`, {{ date }} |
@@ -101,7 +101,7 @@ def write_model_card(folder: Path, metrics: dict, repo_id: str | None = None) ->
         **{
             key: metrics.get(key)
             for key in (
-                "test_images", "validation_images", "arch", "parameters", "epochs", "training_seconds",
+                "test_images", "validation_images", "arch", "members", "parameters", "epochs", "training_seconds",
                 "images_per_second", "device_name", "torch_version", "git_commit", "date",
             )
         },

@@ -42,7 +42,7 @@ ARCHITECTURES = ("slim", "compact", "seed")
 NOT_A_DIGIT = 10  # the index of the refusal class, after the digits 0-9
 NOT_A_DIGIT_LABEL = "not a digit"
 DEFAULT_ARCH = "slim"
-DEFAULT_MEMBERS = 2  # networks in the slim and compact ensembles; the tutorial's seed is one
+DEFAULT_MEMBERS = 3  # networks in the slim and compact ensembles; the tutorial's seed is one
 
 
 def default_members(arch: str) -> int:

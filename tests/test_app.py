@@ -149,7 +149,7 @@ def test_read_number_reads_each_digit_left_to_right(client: Client, digits, tmp_
         assert len(d["top"]) == 3 and d["top"][0] == {"label": d["digit"], "probability": d["probability"]}
         assert d["touching"] is False
     sketch = {"background": None, "layers": [], "composite": handle_file(str(path))}
-    assert client.predict(sketch, api_name="/read_number_sketch") == [text, details]
+    assert client.predict(sketch, api_name="/read_number_sketch") == (text, details)
 
 
 @pytest.mark.slow
@@ -166,9 +166,9 @@ def test_read_number_of_one_digit_agrees_with_predict(client: Client, digits, tm
 def test_read_number_of_blank_is_empty_and_bad_files_are_clear_errors(client: Client, tmp_path: Path) -> None:
     white = tmp_path / "white.png"
     Image.new("RGBA", (900, 450), "white").save(white)
-    assert client.predict(handle_file(str(white)), api_name="/read_number") == ["", []]
+    assert client.predict(handle_file(str(white)), api_name="/read_number") == ("", [])
     blank = {"background": None, "layers": [], "composite": None}
-    assert client.predict(blank, api_name="/read_number_sketch") == ["", []]
+    assert client.predict(blank, api_name="/read_number_sketch") == ("", [])
     bad = tmp_path / "notes.png"
     bad.write_text("this is not an image")
     with pytest.raises(Exception, match="not an image"):

@@ -231,3 +231,29 @@ def test_serve_passes_mcp_explicitly(monkeypatch: pytest.MonkeyPatch) -> None:
     serving.serve(Demo(), "127.0.0.1", 0)  # type: ignore[arg-type]
     serving.serve(Demo(), "127.0.0.1", 0, mcp=True)  # type: ignore[arg-type]
     assert [kwargs["mcp_server"] for kwargs in launched] == [False, True]
+
+
+def number_picture(images: np.ndarray) -> Image.Image:
+    """MNIST digits written side by side, black on white."""
+    canvas = Image.new("RGB", (900, 450), "white")
+    for i, digit in enumerate(images):
+        canvas.paste(Image.fromarray(255 - digit).resize((200, 200)).convert("RGB"), (40 + i * 210, 120))
+    return canvas
+
+
+def test_read_number_reads_each_digit(mcp_app: RunningApp, digits) -> None:
+    images, labels = digits
+    url = data_url(encode(number_picture(images[:3])), "image/png")
+    result = call(mcp_url(mcp_app), "read_number", {"image": url})
+    assert not result.isError, result.content
+    texts = [item.text for item in result.content if item.type == "text"]
+    assert texts[0] == "".join(map(str, labels[:3])), texts
+    details = ast.literal_eval(texts[1])
+    assert [d["digit"] for d in details] == list(texts[0]) and all(len(d["top"]) == 3 for d in details)
+
+
+def test_read_number_sketch_of_a_blank_canvas_is_empty(mcp_app: RunningApp) -> None:
+    white = data_url(encode(Image.new("RGBA", (900, 450), "white")), "image/png")
+    result = call(mcp_url(mcp_app), "read_number_sketch", {"sketch": {"background": None, "layers": [], "composite": white}})
+    assert not result.isError, result.content
+    assert [item.text for item in result.content if item.type == "text"][:2] in (["", "[]"], ["[]"]), result.content

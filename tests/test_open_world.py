@@ -23,13 +23,14 @@ pytestmark = pytest.mark.slow  # about half a minute of drawing and classifying
 
 PER_CATEGORY = 60
 SEED = 0
-# Floors, below what the benchmark measures on 300 items a category (docs/results.md), by a
-# margin that 60 items' noise needs: at a true 99% a printed category fails (more than 3 errors
-# of 60) with probability ~2%; the non-digit floors sit 10-15 points under the measured rates.
+# Floors, below what the benchmark measures on 300 items a category (docs/results.md: printed
+# 100%; refused 87-100% a category, 95% overall), by the margin 60 items' noise needs: at a true
+# 99% a printed category fails (more than 3 errors of 60) with probability ~2%; at a category's
+# measured rate, more errors than its floor allows happen with probability below 0.5%.
 FLOOR_PRINTED = 0.95
-FLOOR_REFUSED = {"letter": 0.80, "symbol": 0.80, "shape": 0.80, "scribble": 0.80, "word": 0.80, "smudge": 0.80,
-                 "empty_paper": 0.95}  # fmt: skip
-FLOOR_REFUSED_OVERALL = 0.85
+FLOOR_REFUSED = {"letter": 0.85, "symbol": 0.80, "shape": 0.85, "scribble": 0.70, "word": 0.90, "smudge": 0.80,
+                 "empty_paper": 0.98}  # fmt: skip
+FLOOR_REFUSED_OVERALL = 0.88
 CEILING_FALSE_REFUSALS_MNIST = 0.01
 
 
