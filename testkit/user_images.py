@@ -366,6 +366,14 @@ def _photo_pixels(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
         float(rng.uniform(-8, 8)), resample=Image.Resampling.BICUBIC, expand=True
     )
     mask = _place(np.asarray(rotated, dtype=np.float32) / 255.0, (h, w), rng, margin=int(0.08 * min(w, h)))
+    return photograph(mask, pen, (W, H), rng)
+
+
+def photograph(mask: Image.Image, pen: str, size: tuple[int, int], rng: np.random.Generator) -> Image.Image:
+    """An ink mask (mode "L", composed at a working size) photographed on paper: the pen's ink
+    ("pencil", "ballpoint" or "felt"), paper, light, shadow, noise; RGB at `size`, before JPEG."""
+    w, h = mask.size
+    W, H = size
     if pen == "pencil":
         ink = np.array([75.0, 75.0, 80.0]) + rng.uniform(-15, 25)
         grain = rng.uniform(0.65, 1.0, size=(h, w)).astype(np.float32) * float(rng.uniform(0.8, 0.95))

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageFilter
+from PIL import Image
 
 from mnist_model.model import NOT_A_DIGIT
 
@@ -46,6 +46,7 @@ from testkit.user_images import (
     _smooth_ink,
     _to_mask,
     _transparent_rgba,
+    photograph,
     _white_canvas,
 )
 
@@ -259,44 +260,7 @@ def _photo(digits: list[np.ndarray], rng: np.random.Generator, touching: bool) -
     paper_mask = Image.new("L", (w, h), 0)
     paper_mask.paste(mask, (margin, margin))
     mask = paper_mask
-    if pen == "pencil":
-        ink = np.array([75.0, 75.0, 80.0]) + rng.uniform(-15, 25)
-        grain = rng.uniform(0.65, 1.0, size=(h, w)).astype(np.float32) * float(rng.uniform(0.8, 0.95))
-        mask = Image.fromarray((np.asarray(mask, dtype=np.float32) * grain).astype(np.uint8), "L")
-    elif pen == "ballpoint":
-        ink = np.array([rng.uniform(25, 50), rng.uniform(35, 65), rng.uniform(95, 140)])
-        mask = mask.point(lambda v, k=float(rng.uniform(0.85, 1.0)): round(v * k))
-    else:
-        ink = np.full(3, rng.uniform(15, 40))
-    mask = mask.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.4, 1.4))))  # focus and hand shake
-    paper = [
-        np.full(3, rng.uniform(225, 250)),
-        np.array([rng.uniform(235, 250), rng.uniform(225, 240), rng.uniform(195, 215)]),
-        np.full(3, rng.uniform(190, 220)),
-    ][int(rng.integers(3))]
-    gh, gw = max(2, h // 8), max(2, w // 8)  # light varies slowly: a coarse grid, enlarged
-    yy, xx = np.mgrid[0:gh, 0:gw].astype(np.float32)
-    yy, xx = yy / (gh - 1) - 0.5, xx / (gw - 1) - 0.5
-    theta = rng.uniform(0, 2 * np.pi)
-    light = 1.0 - float(rng.uniform(0.0, 0.3)) * ((np.cos(theta) * xx + np.sin(theta) * yy) + 0.5)
-    light *= 1.0 - float(rng.uniform(0.0, 0.35)) * (xx**2 + yy**2) * 2
-    if rng.random() < 0.3:  # a soft shadow across one part of the sheet
-        phi = rng.uniform(0, 2 * np.pi)
-        d = np.cos(phi) * xx + np.sin(phi) * yy - rng.uniform(0.2, 0.4)
-        light *= 1.0 - float(rng.uniform(0.1, 0.25)) / (1 + np.exp(-d / 0.03))
-    light *= float(rng.uniform(0.8, 1.05))  # exposure
-    balance = rng.uniform(0.95, 1.05, size=3)  # white balance
-
-    def lit(colour: np.ndarray) -> Image.Image:
-        coarse = np.clip(light[..., None] * (colour * balance), 0, 255).astype(np.uint8)
-        return Image.fromarray(coarse, "RGB").resize((w, h), Image.Resampling.BILINEAR)
-
-    image = Image.composite(lit(ink), lit(paper), mask)
-    noise = rng.standard_normal((h, w, 3), dtype=np.float32) * np.float32(rng.uniform(1.5, 5.0))
-    image = Image.fromarray(np.clip(np.asarray(image, dtype=np.float32) + noise, 0, 255).astype(np.uint8), "RGB")
-    if (w, h) != (W, H):
-        image = image.resize((W, H), Image.Resampling.BILINEAR)
-    return _jpeg(image, rng)
+    return _jpeg(photograph(mask, pen, (W, H), rng), rng)
 
 
 # ---------------------------------------------------------------------------------------------
