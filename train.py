@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mnist_model.cli import add_push_arguments, fail, push
 from mnist_model.data import DATA_DIR_ENV, DataNotFoundError, default_data_dir
+from mnist_model.synthetic import FontsNotFoundError
 from mnist_model.model import ARCHITECTURES, DEFAULT_ARCH, DEFAULT_MEMBERS
 from mnist_model.training import TrainConfig, train
 from mnist_model.weights import SHIPPED_WEIGHTS_DIR, WeightsError, save_model_folder
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = train(config)
         save_model_folder(result.model, result.metrics, args.out, repo_id=args.repo_id)
-    except (DataNotFoundError, WeightsError, ValueError) as error:
+    except (DataNotFoundError, FontsNotFoundError, WeightsError, ValueError) as error:
         return fail(error)
     metrics = result.metrics
     print(
