@@ -1,10 +1,8 @@
-"""Batched random augmentation that runs on the training device.
+"""Batched random affine augmentation that runs on the training device.
 
 Small random rotations, scalings and shifts make the model robust to how people really draw
-(slanted, off-centre, too big or too small), a smooth random bend to how each hand shapes its
-strokes (elastic distortion), and thickened or thinned strokes to pens of other widths. Doing
-it for a whole batch with one `affine_grid` / `grid_sample` call and a max-pool keeps the GPU
-busy instead of waiting on per-image PIL work.
+(slanted, off-centre, too big or too small). Doing it for a whole batch with one `affine_grid` /
+`grid_sample` call keeps the GPU busy instead of waiting on per-image PIL work.
 """
 
 from __future__ import annotations
@@ -21,14 +19,11 @@ def random_affine(
     max_degrees: float = 12.0,
     scale: tuple[float, float] = (0.85, 1.15),
     max_shift: float = 0.12,
-    bend: float = 0.0,
 ) -> torch.Tensor:
     """Rotate, scale and shift each image of a (N, 1, H, W) float batch independently.
 
     `max_shift` is a fraction of the image side (grid coordinates span 2, hence the factor 2).
-    `bend` is the standard deviation of a smooth displacement field (from 4x4 random control
-    points, upsampled), in the same fraction of the side. Pixels that come from outside the
-    image are background (0).
+    Pixels that come from outside the image are background (0).
     """
     n = images.shape[0]
     rand = torch.rand(n, 4, generator=generator, device=images.device, dtype=torch.float32)
@@ -41,16 +36,4 @@ def random_affine(
         dim=1,
     ).to(images.dtype)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    if bend:
-        field = torch.randn(n, 2, 4, 4, generator=generator, device=images.device) * (2 * bend)
-        grid = grid + F.interpolate(field, size=images.shape[-2:], mode="bicubic", align_corners=False).permute(0, 2, 3, 1).to(grid.dtype)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-
-
-def random_stroke_width(images: torch.Tensor, generator: torch.Generator | None = None, share: float = 0.25) -> torch.Tensor:
-    """Thicken a `share` of the batch's images and thin another `share`, by half a pixel a side
-    (a 3x3 max- or min-pool blended half-way), so that strokes vary as pens and hands do."""
-    pick = torch.rand(images.shape[0], 1, 1, 1, generator=generator, device=images.device)
-    thick = 0.5 * (images + F.max_pool2d(images, 3, stride=1, padding=1))
-    thin = 0.5 * (images - F.max_pool2d(-images, 3, stride=1, padding=1))
-    return torch.where(pick < share, thick, torch.where(pick > 1 - share, thin, images))

@@ -39,11 +39,6 @@ class Prediction:
         return self.confidences is None
 
     @property
-    def is_refused(self) -> bool:
-        """True when the likeliest class is "not a digit"."""
-        return self.top is not None and self.top[0] == NOT_A_DIGIT_LABEL
-
-    @property
     def top(self) -> tuple[str, float] | None:
         if self.confidences is None:  # blank
             return None

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 import torchvision
 from tqdm.auto import tqdm
 
-from .augment import random_affine, random_stroke_width
+from .augment import random_affine
 from .data import VALIDATION_SIZE, default_data_dir, load_mnist, split_train_validation
 from .model import DEFAULT_ARCH, NOT_A_DIGIT, DigitNet, count_parameters
 from .synthetic import make_synthetic
@@ -49,8 +49,6 @@ class TrainConfig:
     limit: int | None = None  # smoke runs: at most this many training, validation and test images
     printed: int = 6000  # synthetic printed digits added to the training set (a tenth more for validation)
     not_digits: int = 20000  # synthetic non-digits, likewise
-    bend: float = 0.0  # elastic distortion (`augment.random_affine`)
-    stroke_width: float = 0.0  # share of images thickened, and of images thinned
 
 
 @dataclass
@@ -225,9 +223,7 @@ def train_epoch(
     started = time.perf_counter()
     for step in range(bar.total):
         index = order[step * config.batch_size : (step + 1) * config.batch_size]
-        images = random_affine(to_float_images(images_all[index]), generator=generator, bend=config.bend)
-        if config.stroke_width:
-            images = random_stroke_width(images, generator=generator, share=config.stroke_width)
+        images = random_affine(to_float_images(images_all[index]), generator=generator)
         images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
             loss = member_loss(member_logits(images), labels_all[index], config.label_smoothing)
