@@ -3,17 +3,17 @@
 Shape of a run: load MNIST as tensors, carve the validation split, add the synthetic printed
 digits and non-digits (`mnist_model.synthetic`, with a validation split of their own), train
 for a fixed number of epochs (no early stopping, no picking epochs by the test set), report
-validation accuracy after each epoch and test accuracy once at the end. Everything a run measured goes into `metrics`, which
-`mnist_model.weights` writes next to the weights.
+validation accuracy after each epoch and test accuracy once at the end. Everything a run
+measured goes into `metrics`, which `mnist_model.weights` writes next to the weights.
 """
 
 from __future__ import annotations
 
 import math
 import platform
-from collections.abc import Callable
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -62,9 +62,9 @@ class Evaluation:
 
     def refused(self, classes: slice | int) -> float:
         """The fraction of the images of `classes` (rows) answered "not a digit"."""
-        rows = torch.tensor(self.confusion)[classes].reshape(-1, len(self.confusion))
-        if len(self.confusion) <= NOT_A_DIGIT:
+        if len(self.confusion) <= NOT_A_DIGIT:  # a model without the refusal class
             return 0.0
+        rows = torch.tensor(self.confusion)[classes].reshape(-1, len(self.confusion))
         return (rows[:, NOT_A_DIGIT].sum() / rows.sum().clamp(min=1)).item()
 
 
@@ -151,10 +151,8 @@ def evaluate(
 
 def _accuracy(evaluation: Evaluation, classes: slice) -> float:
     """Accuracy over the images of the rows `classes` only."""
-    confusion = torch.tensor(evaluation.confusion)
-    rows = confusion[classes]
-    correct = sum(confusion[i, i] for i in range(len(confusion))[classes])
-    return (correct / rows.sum().clamp(min=1)).item()
+    rows = torch.tensor(evaluation.confusion)[classes]
+    return (rows[:, classes].diagonal().sum() / rows.sum().clamp(min=1)).item()
 
 
 def git_commit() -> str | None:
