@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mnist_model.cli import add_push_arguments, fail, push
 from mnist_model.data import DATA_DIR_ENV, DataNotFoundError, default_data_dir
-from mnist_model.synthetic import FontsNotFoundError
+from mnist_model.fonts import FontsNotFoundError
 from mnist_model.model import ARCHITECTURES, DEFAULT_ARCH, DEFAULT_MEMBERS
 from mnist_model.training import TrainConfig, train
 from mnist_model.weights import SHIPPED_WEIGHTS_DIR, WeightsError, save_model_folder

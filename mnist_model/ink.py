@@ -37,6 +37,7 @@ from PIL import Image
 WORK_SIZE = 256  # the analysis runs on at most this many pixels a side
 CELLS = 64  # longest side of the grid on which connected pieces of ink are found
 MIN_CONTRAST = 0.08  # ink must differ from the paper by this much (of full scale) to count
+MIN_PEAK = 0.15  # ... and its darkest stroke by this much: fainter is a fold, a fibre, a shadow
 MIN_DIGIT_FRACTION = 0.02  # ink spanning less of the image's long side than this is a speck
 MIN_DIGIT_PIXELS = 4  # ... and so is ink spanning fewer source pixels than this
 MIN_INK_FRACTION = 5e-5  # ink covering less of the image than this is a speck
@@ -293,7 +294,7 @@ def _separate(plane: np.ndarray) -> Separated | None:
     light_ink = np.clip(lighter - margin, 0, None).sum() > np.clip(darker - margin, 0, None).sum()
     strength = np.clip(lighter if light_ink else darker, 0, None)
     peak = float(strength.max())
-    if peak < max(MIN_CONTRAST, 6 * noise):
+    if peak < max(MIN_PEAK, 6 * noise):
         return None
     floor = 3 * noise + 0.002
     threshold = max(_otsu(strength[strength > floor], peak), 2 * floor, MIN_CONTRAST / 2)

@@ -15,9 +15,13 @@ The model answers eleven classes: the ten digits and `NOT_A_DIGIT_LABEL` (index 
 which it learns from synthetic letters, symbols, shapes and scribbles (`mnist_model.synthetic`),
 so that a star is refused instead of called a 4.
 
+How readily it refuses is one number, `refusal_bias`, taken off the refusal's logit: training
+chooses it after the weights, on digit styles and media it never trained on
+(`mnist_model.calibration`), so that "not a digit" keeps to what is not a digit.
+
 The class inherits `PyTorchModelHubMixin`, so `save_pretrained` / `push_to_hub` write
 `model.safetensors` plus a `config.json` holding the `__init__` keyword arguments (`arch`,
-`not_a_digit`, `members`; a folder written before the refusal and the ensemble holds only
+`not_a_digit`, `members`, `refusal_bias`; a folder written before the refusal and the ensemble holds only
 `arch`, and loads as one ten-class network). Load weights with `mnist_model.load_model`, which
 reads safetensors only and checks every file; the mixin's `from_pretrained` is kept from ever
 unpickling too.
@@ -130,7 +134,9 @@ class DigitNet(
         'not a digit'
     """
 
-    def __init__(self, arch: str = DEFAULT_ARCH, not_a_digit: bool = True, members: int | None = None) -> None:
+    def __init__(
+        self, arch: str = DEFAULT_ARCH, not_a_digit: bool = True, members: int | None = None, refusal_bias: float = 0.0
+    ) -> None:
         super().__init__()
         if arch not in _BUILDERS:
             raise UnknownArchitectureError(
@@ -140,11 +146,17 @@ class DigitNet(
         self.not_a_digit = not_a_digit
         self.labels = [str(digit) for digit in range(10)] + ([NOT_A_DIGIT_LABEL] if not_a_digit else [])
         self.members = default_members(arch) if members is None else members
+        self.refusal_bias = float(refusal_bias) if not_a_digit else 0.0
         self.layers = _BUILDERS[arch](len(self.labels), self.members)
+        offset = torch.zeros(len(self.labels))
+        if not_a_digit:
+            offset[NOT_A_DIGIT] = self.refusal_bias
+        self.register_buffer("refusal_offset", offset, persistent=False)  # in config.json, not the weights
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """The ensemble's logits: the mean of its members' (N, classes)."""
-        return self.member_logits(images).mean(dim=1)
+        """The ensemble's logits: the mean of its members' (N, classes), with `refusal_bias`
+        taken off the "not a digit" logit."""
+        return self.member_logits(images).mean(dim=1) - self.refusal_offset
 
     def member_logits(self, images: torch.Tensor) -> torch.Tensor:
         """Each member's logits, (N, members, classes): training gives each member its own loss."""

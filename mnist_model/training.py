@@ -1,9 +1,10 @@
 """The training loop: whole dataset on the device, batched augmentation, one-cycle SGD.
 
-Shape of a run: load MNIST as tensors, carve the validation split, add the synthetic printed
-digits and non-digits (`mnist_model.synthetic`, with a validation split of their own), train
-for a fixed number of epochs (no early stopping, no picking epochs by the test set), report
-validation accuracy after each epoch and test accuracy once at the end. Everything a run
+Shape of a run: load MNIST as tensors with its digits through other media, synthetic printed
+digits and non-digits, and the validation sets (`mnist_model.training_data`); train for a fixed
+number of epochs (no early stopping, no picking epochs by the test set), reporting validation
+accuracy after each; choose how readily the model refuses on digit styles and media it never
+trained on (`mnist_model.calibration`); then measure the test set once. Everything a run
 measured goes into `metrics`, which `mnist_model.weights` writes next to the weights.
 """
 
@@ -18,16 +19,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
 from tqdm.auto import tqdm
 
 from .augment import random_affine
-from .data import VALIDATION_SIZE, default_data_dir, load_mnist, split_train_validation
+from .calibration import calibrate
+from .data import default_data_dir
 from .model import DEFAULT_ARCH, NOT_A_DIGIT, DigitNet, count_parameters
-from .synthetic import make_synthetic
+from .training_data import Split, load_splits, synthetic_counts
 
 
 @dataclass
@@ -47,8 +48,9 @@ class TrainConfig:
     compile: bool = False
     bf16: bool | None = None  # None: where the hardware computes bf16 natively (see `bf16_helps`)
     limit: int | None = None  # smoke runs: at most this many training, validation and test images
-    printed: int = 6000  # synthetic printed digits added to the training set (a tenth more for validation)
-    not_digits: int = 20000  # synthetic non-digits, likewise
+    printed: int = 10000  # synthetic printed digits added to the training set (a tenth more for validation)
+    not_digits: int = 25000  # synthetic non-digits, likewise
+    media: int = 20000  # MNIST training digits rendered through other media, likewise
 
 
 @dataclass
@@ -171,33 +173,9 @@ def git_commit() -> str | None:
     return commit + ("-dirty" if dirty else "")
 
 
-MNIST_TRAIN_IMAGES = 60_000 - VALIDATION_SIZE
-Split = tuple[torch.Tensor, torch.Tensor]  # (uint8 images [N, 28, 28], labels [N]) on the device
-
-
-def synthetic_counts(config: TrainConfig) -> dict[str, int]:
-    """How many synthetic printed digits and non-digits join the training set; smoke runs
-    (`config.limit`) keep the full run's mix."""
-    share = min(1.0, config.limit / MNIST_TRAIN_IMAGES) if config.limit else 1.0
-    return {name: max(1, round(count * share)) if count else 0
-            for name, count in (("printed_digits", config.printed), ("not_digits", config.not_digits))}  # fmt: skip
-
-
-def load_splits(config: TrainConfig, device: torch.device, progress: bool = True) -> dict[str, Split]:
-    """MNIST's training (with the synthetic examples), validation and test sets, and the
-    synthetic validation set, as tensors on `device`, cut to `config.limit`."""
-    train_set, validation_set = split_train_validation(*load_mnist(config.data_dir, train=True))
-    counts = synthetic_counts(config)
-    splits = {"train": train_set, "validation": validation_set, "test": load_mnist(config.data_dir, train=False)}
-    splits = {name: (images[: config.limit], labels[: config.limit]) for name, (images, labels) in splits.items()}
-    if any(counts.values()):
-        printed, not_digits = counts["printed_digits"], counts["not_digits"]
-        extra = make_synthetic(printed, not_digits, np.random.default_rng([config.seed, 1]), progress=progress)
-        splits["train"] = tuple(torch.cat(pair) for pair in zip(splits["train"], extra))
-        splits["validation_synthetic"] = make_synthetic(
-            printed // 10, not_digits // 10, np.random.default_rng([config.seed, 2]), progress=progress
-        )
-    return {name: (images.to(device), labels.to(device)) for name, (images, labels) in splits.items()}
+def counts(config: TrainConfig) -> dict[str, int]:
+    """How many synthetic images of each kind `config` adds to the training set."""
+    return synthetic_counts(config.printed, config.not_digits, config.media, config.limit)
 
 
 def train_epoch(
@@ -246,6 +224,24 @@ def member_loss(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: flo
     return members * F.cross_entropy(logits.transpose(1, 2), targets, label_smoothing=label_smoothing)
 
 
+@torch.no_grad()
+def _logits(model: DigitNet, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 2000) -> Split:
+    """The model's logits on uint8 images, on the CPU, with their labels."""
+    model.eval()
+    with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+        values = torch.cat([model(to_float_images(images[start : start + batch_size])).float().cpu()
+                            for start in range(0, len(images), batch_size)])  # fmt: skip
+    return values, labels.cpu()
+
+
+def calibrated(model: DigitNet, bias: float) -> DigitNet:
+    """`model` with its refusal taken down by `bias` (recorded in its config.json)."""
+    fresh = DigitNet(model.arch, not_a_digit=model.not_a_digit, members=model.members, refusal_bias=bias)
+    fresh.load_state_dict(model.state_dict())
+    device = next(model.parameters()).device
+    return fresh.to(device, memory_format=torch.channels_last).eval()
+
+
 def _synchronize(device: torch.device) -> None:
     """Wait for queued GPU work, so that timings measure the work and not its queueing."""
     if device.type == "cuda":
@@ -258,7 +254,8 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    splits = load_splits(config, device, progress)
+    splits = load_splits(config.data_dir, counts(config), config.seed, config.limit, progress)
+    splits = {name: (images.to(device), labels.to(device)) for name, (images, labels) in splits.items()}
     train_count = len(splits["train"][0])
 
     # channels_last speeds up convolutions with cuDNN and with oneDNN on the CPU alike.
@@ -289,19 +286,29 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
             tqdm.write(f"{description}  loss {loss:.4f}  validation {validation.accuracy:.2%}  "
                        f"{train_count / seconds:.0f} img/s")
 
-    test = evaluate(model, *splits["test"])
+    calibration = None
+    if refuses:
+        calibration = calibrate({name: _logits(model, *split) for name, split in splits.items()
+                                 if name.startswith("validation")})  # fmt: skip
+        model = calibrated(model, calibration.bias)
+    validation, test = evaluate(model, *splits["validation"]), evaluate(model, *splits["test"])
     synthetic = evaluate(model, *splits["validation_synthetic"]) if "validation_synthetic" in splits else None
+    media = {name.removeprefix("validation_"): evaluate(model, *splits[name])
+             for name in ("validation_media", "validation_held_out_media") if name in splits}  # fmt: skip
     train_seconds = sum(epoch["seconds"] for epoch in history)
     metrics = {
         "arch": config.arch,
         "members": model.members,
         "parameters": count_parameters(model),
         "test_accuracy": test.accuracy,
-        "validation_accuracy": history[-1]["validation_accuracy"],
+        "validation_accuracy": validation.accuracy,
         "per_class_test_accuracy": {str(digit): acc for digit, acc in enumerate(test.per_class[:10])},
         "test_confusion_matrix": test.confusion[:10],  # rows: the digits; columns: every answer
         "test_refused": test.refused(slice(0, 10)),
         "validation_refused": validation.refused(slice(0, 10)),
+        "refusal_bias": model.refusal_bias,
+        "media_validation": {name: {"accuracy": result.accuracy, "refused": result.refused(slice(0, 10))}
+                             for name, result in media.items()},  # fmt: skip
         "epochs": config.epochs,
         "training_seconds": round(train_seconds, 2),
         "images_per_second": round(train_count * config.epochs / train_seconds, 1),
@@ -311,7 +318,7 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
             "not_digits_refused": synthetic.refused(NOT_A_DIGIT) if refuses else 0.0,
         },
         "train_images": train_count,
-        "synthetic_train_images": synthetic_counts(config),
+        "synthetic_train_images": counts(config),
         "validation_images": len(splits["validation"][0]),
         "test_images": len(splits["test"][0]),
         "bf16_autocast": use_bf16,
@@ -323,6 +330,7 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
         "history": history,
+        "refusal_calibration": None if calibration is None else calibration.curve,
     }
     model = model.to("cpu", memory_format=torch.contiguous_format).eval()
     return TrainResult(model=model, metrics=metrics)
