@@ -20,9 +20,10 @@ _TEMPLATE = """---
 # {{ model_name }}
 
 A small convolutional network that reads handwritten and printed digits and refuses what is
-not a digit, trained with `train.py` of the project this card was written by on MNIST plus
-synthetic printed digits and non-digits (letters, symbols, shapes, scribbles; DejaVu and
-Liberation fonts). Input: a float tensor (N, 1, 28, 28) in [0, 1], white ink on black, centred
+not a digit, trained with `train.py` of the project this card was written by on MNIST, MNIST's
+digits through other media (low-resolution scans, blur, JPEG, pencil, thick, thin and broken
+strokes, lit paper), digits typed in print and handwriting faces, and synthetic non-digits
+(letters, symbols, shapes, scribbles, words, smudges, shadows on empty paper). Input: a float tensor (N, 1, 28, 28) in [0, 1], white ink on black, centred
 by centre of mass the way MNIST was made; the model normalises it itself. Output: {{ classes }}
 logits{{ classes_note }}.
 
@@ -33,7 +34,9 @@ logits{{ classes_note }}.
 | test accuracy (MNIST test set, {{ test_images }} images) | **{{ test_accuracy }}** |
 | validation accuracy ({{ validation_images }} images carved out of the training set) | {{ validation_accuracy }} |
 | MNIST test digits refused as "not a digit" (counted as errors above) | {{ test_refused }} |
-| synthetic validation: printed digits read right / non-digits refused | {{ printed }} / {{ not_digits }} |
+| validation, fonts never trained on: printed digits read right / non-digits refused | {{ printed }} / {{ not_digits }} |
+| validation, MNIST digits through the training media / a medium never trained on: read right | {{ media }} / {{ held_out_media }} |
+| refusal bias (taken off the "not a digit" logit, chosen on styles and media never trained on) | {{ refusal_bias }} |
 | architecture | `{{ arch }}`, an ensemble of {{ members }} (their mean), {{ parameters }} parameters |
 | training | {{ epochs }} epochs, {{ training_seconds }} s, {{ images_per_second }} images/s |
 | device | {{ device_name }} (torch {{ torch_version }}) |
@@ -59,6 +62,11 @@ MNIST by Yann LeCun, Corinna Cortes and Christopher J.C. Burges (CC BY-SA 3.0).
 
 def _percent(value: float) -> str:
     return f"{value:.2%}"
+
+
+def _media(metrics: dict, name: str) -> str:
+    result = (metrics.get("media_validation") or {}).get(name)
+    return _percent(result["accuracy"]) if result else "not measured"
 
 
 def write_model_card(folder: Path, metrics: dict, repo_id: str | None = None) -> None:
@@ -98,6 +106,9 @@ def write_model_card(folder: Path, metrics: dict, repo_id: str | None = None) ->
         test_refused=_percent(float(metrics.get("test_refused", 0.0))),
         printed=_percent(synthetic["printed_digits_accuracy"]) if synthetic else "not measured",
         not_digits=_percent(synthetic["not_digits_refused"]) if synthetic else "not measured",
+        media=_media(metrics, "media"),
+        held_out_media=_media(metrics, "held_out_media"),
+        refusal_bias=metrics.get("refusal_bias", 0.0),
         **{
             key: metrics.get(key)
             for key in (
