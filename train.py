@@ -39,6 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--compile", action="store_true", help="torch.compile the model before training")
     parser.add_argument("--fp32", action="store_true",
                         help="no bf16 autocast (default: on for CUDA GPUs and CPUs with native bf16)")
+    parser.add_argument("--workers", type=int, help="processes drawing the synthetic images (default: one a core)")
     parser.add_argument("--limit", type=int, metavar="N",
                         help="smoke run: use at most N training, validation and test images")
     parser.add_argument("--out", type=Path, default=SHIPPED_WEIGHTS_DIR,
@@ -48,8 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.push and not args.repo_id:
         parser.error("--push needs --repo-id OWNER/NAME")
-    if args.epochs < 1 or args.batch_size < 1 or (args.limit is not None and args.limit < 1):
-        parser.error("--epochs, --batch-size and --limit must be positive")
+    if args.epochs < 1 or args.batch_size < 1 or any(n is not None and n < 1 for n in (args.limit, args.workers)):
+        parser.error("--epochs, --batch-size, --limit and --workers must be positive")
     if args.members is not None and (args.members < 1 or (args.arch == "seed" and args.members != 1)):
         parser.error("--members must be positive, and 1 for the seed architecture (the tutorial's one network)")
     return args
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     config = TrainConfig(
         data_dir=args.data_dir, arch=args.arch, members=args.members, epochs=args.epochs, batch_size=args.batch_size,
-        lr=args.lr, seed=args.seed, device=args.device, compile=args.compile, limit=args.limit,
+        lr=args.lr, seed=args.seed, device=args.device, compile=args.compile, limit=args.limit, workers=args.workers,
         bf16=False if args.fp32 else None,
     )
     try:

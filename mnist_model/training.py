@@ -51,6 +51,7 @@ class TrainConfig:
     printed: int = 10000  # synthetic printed digits added to the training set (a tenth more for validation)
     not_digits: int = 25000  # synthetic non-digits, likewise
     media: int = 20000  # MNIST training digits rendered through other media, likewise
+    workers: int | None = None  # processes drawing the synthetic images; None: one a core
 
 
 @dataclass
@@ -254,7 +255,7 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    splits = load_splits(config.data_dir, counts(config), config.seed, config.limit, progress)
+    splits = load_splits(config.data_dir, counts(config), config.seed, config.limit, config.workers, progress)
     splits = {name: (images.to(device), labels.to(device)) for name, (images, labels) in splits.items()}
     train_count = len(splits["train"][0])
 
