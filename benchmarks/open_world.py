@@ -52,7 +52,8 @@ def accuracy_goal(category: str) -> float | None:
 
 
 def format_table(results: list[CategoryResult], mnist_accuracy: float, mnist_refused: float, mnist_n: int) -> str:
-    header = f"{'category':28} {'seen':11} {'n':>5} {'right':>8} {'refused':>8} {'blank':>6}  goal      most common wrong answers"
+    header = (f"{'category':28} {'seen':11} {'n':>5} {'right':>8} {'refused':>8} {'blank':>6}  {'goal':36} "
+              "most common wrong answers")  # fmt: skip
     lines = [header, "-" * len(header)]
     verdicts: list[bool] = []
 
@@ -60,7 +61,7 @@ def format_table(results: list[CategoryResult], mnist_accuracy: float, mnist_ref
              wrong: str = "") -> None:  # fmt: skip
         verdicts.append(ok)
         lines.append(f"{name:28} {seen:11} {n:5d} {right:8.2%} {refused:8.2%} {blank:6d}  "
-                     f"{goal + ('' if ok else ' MISSED'):16} {wrong}".rstrip())  # fmt: skip
+                     f"{goal + ('' if ok else ' MISSED'):36} {wrong}".rstrip())  # fmt: skip
 
     mnist_ok = mnist_accuracy >= GOAL_ACCURACY["mnist_test"] and mnist_refused <= GOAL_REFUSED_MNIST
     line("mnist_test (raw tensors)", "trained", mnist_n, mnist_accuracy, mnist_refused, 0,
@@ -88,6 +89,23 @@ def format_table(results: list[CategoryResult], mnist_accuracy: float, mnist_ref
                          f"{'met' if share >= goal else 'MISSED'})")  # fmt: skip
     lines.append("-" * len(header))
     lines.append(f"{sum(verdicts)} of {len(verdicts)} goals met")
+    return "\n".join(lines)
+
+
+def format_calibration(curve: list[dict] | None, chosen: float) -> str:
+    """The refusal's trade-off on the validation sets (metrics.json's `refusal_calibration`):
+    each bias, the digits refused per kind and the non-digits refused."""
+    if not curve:
+        return "refusal calibration: not recorded for this model"
+    kinds = list(curve[0]["refused"])
+    header = f"{'bias':>6} " + " ".join(f"{kind.removeprefix('validation_') or 'mnist':>18}" for kind in kinds)
+    header = header.replace(f"{'validation':>18}", f"{'mnist':>18}") + f" {'non-digits':>11}"
+    lines = ["refusal calibration on the validation sets: share of digits refused per kind, of non-digits "
+             "refused (* the chosen bias)", header]  # fmt: skip
+    for point in curve:
+        mark = "*" if point["bias"] == chosen else " "
+        shares = " ".join(f"{point['refused'][kind]:18.2%}" for kind in kinds)
+        lines.append(f"{point['bias']:5.2f}{mark} {shares} {point['not_digits_refused']:11.2%}")
     return "\n".join(lines)
 
 
@@ -120,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     mnist_accuracy = (answers == mnist[1]).float().mean().item()
     mnist_refused = (answers == NOT_A_DIGIT).float().mean().item()
     table = format_table(results, mnist_accuracy, mnist_refused, len(answers))
+    table += "\n\n" + format_calibration((loaded.metrics or {}).get("refusal_calibration"), getattr(model, "refusal_bias", 0.0))
     heading = (f"benchmarks.open_world: {args.per_category} items a category, seed {args.seed}, model "
                f"{loaded.source} (refusal bias {getattr(model, 'refusal_bias', 0.0)}); "
                f"{device_name(torch.device('cpu'))}, Python {platform.python_version()}, "
