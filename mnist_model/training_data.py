@@ -56,17 +56,16 @@ def load_splits(
     does so under `if __name__ == "__main__":`, as `multiprocessing` needs."""
     splits = {name: _mnist(data_dir, name, limit) for name in ("train", "validation", "test")}
     media, printed, not_digits = counts["media_digits"], counts["printed_digits"], counts["not_digits"]
-    jobs: dict[str, tuple[Callable[..., Split], int, int]] = {}  # name -> (draw(count, rng), count, stream)
+    jobs: dict[str, tuple[Callable[..., Split], int, int]] = {}  # name -> (draw(start, count, rng), count, stream)
     if media:
         digits = partial(_rendered, data_dir, limit=limit)  # workers read MNIST themselves: no copy to send
         jobs["train_media"] = (partial(digits, "train", MEDIA), media, 3)
         jobs["validation_media"] = (partial(digits, "validation", MEDIA), media // 10, 4)
         jobs["validation_held_out_media"] = (partial(digits, "validation", HELD_OUT_MEDIA), media // 30, 5)
     if printed or not_digits:
-        jobs["train_synthetic"] = (partial(_synthetic, printed / (printed + not_digits), "training"),
-                                   printed + not_digits, 1)  # fmt: skip
-        jobs["validation_synthetic"] = (partial(_synthetic, printed / (printed + not_digits), "validation"),
-                                        (printed + not_digits) // 10, 2)  # fmt: skip
+        share = printed / (printed + not_digits)
+        jobs["train_synthetic"] = (partial(_synthetic, share, "training"), printed + not_digits, 1)
+        jobs["validation_synthetic"] = (partial(_synthetic, share, "validation"), (printed + not_digits) // 10, 2)
     drawn = _draw_all(jobs, seed, workers or os.cpu_count() or 1, progress)
     extra = [drawn.pop(name) for name in ("train_media", "train_synthetic") if name in drawn]
     splits["train"] = tuple(torch.cat(parts) for parts in zip(splits["train"], *extra))
@@ -84,13 +83,16 @@ def _mnist(data_dir: str, split: str, limit: int | None) -> Split:
 
 
 def _rendered(
-    data_dir: str, split: str, media: tuple[str, ...], count: int, rng: np.random.Generator, limit: int | None
+    data_dir: str, split: str, media: tuple[str, ...], start: int, count: int, rng: np.random.Generator,
+    limit: int | None,
 ) -> Split:
     return render_digits(*_mnist(data_dir, split, limit), count, rng, media)
 
 
-def _synthetic(printed_share: float, role: str, count: int, rng: np.random.Generator) -> Split:
-    printed = round(count * printed_share)
+def _synthetic(printed_share: float, role: str, start: int, count: int, rng: np.random.Generator) -> Split:
+    """Images `start` to `start + count` of a job: printed digits in `printed_share` of them, the
+    rounding carried from chunk to chunk so that the job's total is exact."""
+    printed = round((start + count) * printed_share) - round(start * printed_share)
     return make_synthetic(printed, count - printed, rng, role=role)
 
 
@@ -98,7 +100,7 @@ def _draw_all(
     jobs: dict[str, tuple[Callable[..., Split], int, int]], seed: int, workers: int, progress: bool
 ) -> dict[str, Split]:
     """Each job's images, drawn chunk by chunk (chunk i of stream s from the stream [seed, s, i])."""
-    chunks = [(name, draw, min(CHUNK, count - start), (seed, stream, start // CHUNK))
+    chunks = [(name, partial(draw, start), min(CHUNK, count - start), (seed, stream, start // CHUNK))
               for name, (draw, count, stream) in jobs.items() for start in range(0, max(count, 1), CHUNK)]  # fmt: skip
     total = sum(size for _, _, size, _ in chunks)
     bar = tqdm(total=total, desc="drawing digits through media, printed digits and non-digits", unit="image",

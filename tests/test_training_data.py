@@ -8,14 +8,18 @@ from pathlib import Path
 import pytest
 import torch
 
+from mnist_model import training_data
 from mnist_model.model import NOT_A_DIGIT
-from mnist_model.training_data import CHUNK, load_splits, synthetic_counts
+from mnist_model.training_data import load_splits, synthetic_counts
 
 pytestmark = pytest.mark.slow  # drawing in spawned worker processes
 
 
-def test_splits_hold_every_kind_and_are_the_same_for_any_number_of_workers(data_dir: Path) -> None:
-    counts = {"printed_digits": 300, "not_digits": 400, "media_digits": CHUNK + 100}  # two chunks of media
+def test_splits_hold_every_kind_and_are_the_same_for_any_number_of_workers(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(training_data, "CHUNK", 50)  # several chunks of every kind, from few images
+    counts = {"printed_digits": 60, "not_digits": 80, "media_digits": 120}
     one = load_splits(str(data_dir), counts, seed=3, limit=600, workers=1, progress=False)
     two = load_splits(str(data_dir), counts, seed=3, limit=600, workers=2, progress=False)
     assert set(one) == {"train", "validation", "test", "validation_media", "validation_held_out_media",
@@ -25,8 +29,8 @@ def test_splits_hold_every_kind_and_are_the_same_for_any_number_of_workers(data_
         assert images.dtype == torch.uint8 and images.shape[1:] == (28, 28) and len(images) == len(labels)
     images, labels = one["train"]
     assert len(images) == 600 + sum(counts.values())
-    assert int((labels == NOT_A_DIGIT).sum()) == 400
-    assert len(one["validation_media"][0]) == (CHUNK + 100) // 10
+    assert int((labels == NOT_A_DIGIT).sum()) == 80
+    assert len(one["validation_media"][0]) == 12
     assert (one["validation_media"][1] != NOT_A_DIGIT).all()
     assert (one["train"][0][600:].flatten(1).amax(dim=1) == 255).all()  # drawn at MNIST's full strength
 
