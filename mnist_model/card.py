@@ -23,8 +23,9 @@ A small convolutional network that reads handwritten and printed digits and refu
 not a digit, trained with `train.py` of the project this card was written by on MNIST, MNIST's
 digits through other media (low-resolution scans, blur, JPEG, pencil, thick, thin and broken
 strokes, lit paper), digits typed in print and handwriting faces, and synthetic non-digits
-(letters, symbols, shapes, scribbles, words, smudges, shadows on empty paper). Input: a float tensor (N, 1, 28, 28) in [0, 1], white ink on black, centred
-by centre of mass the way MNIST was made; the model normalises it itself. Output: {{ classes }}
+(letters, symbols, shapes, scribbles, words, smudges, shadows on empty paper). Input: a float
+tensor (N, 1, 28, 28) in [0, 1], white ink on black, centred by centre of mass the way MNIST
+was made; the model normalises it itself. Output: {{ classes }}
 logits{{ classes_note }}.
 
 ## Results

@@ -34,6 +34,8 @@ _SCALE = 4  # MNIST's 28x28 digit is enlarged this much before a medium works on
 def render(digit: np.ndarray, medium: str, rng: np.random.Generator) -> Image.Image:
     """The 28x28 white-on-black `digit` as `medium` in `MEDIA` or `HELD_OUT_MEDIA` delivers it:
     black ink on paper, as an "L" image."""
+    if medium not in MEDIA + HELD_OUT_MEDIA:
+        raise ValueError(f"unknown medium {medium!r}; choose one of: {', '.join(MEDIA + HELD_OUT_MEDIA)}")
     ink = Image.fromarray(digit).resize((28 * _SCALE, 28 * _SCALE), Image.Resampling.BICUBIC)
     ink = warp(ink, rng, strength=1.6 if medium == "elastic" else 0.5)
     if medium == "thick":
@@ -61,8 +63,6 @@ def render(digit: np.ndarray, medium: str, rng: np.random.Generator) -> Image.Im
         binary = small.point(lambda v: 255 if v > 150 else 0)
         speckled = np.where(rng.random(binary.size[::-1]) < 0.01, 0, np.asarray(binary)).astype(np.uint8)
         return Image.fromarray(speckled).resize(image.size, Image.Resampling.NEAREST)
-    if medium not in MEDIA:
-        raise ValueError(f"unknown medium {medium!r}; choose one of: {', '.join(MEDIA + HELD_OUT_MEDIA)}")
     return image
 
 
@@ -83,7 +83,7 @@ def _low_resolution(image: Image.Image, rng: np.random.Generator) -> Image.Image
 
 
 def _paper(size: tuple[int, int], rng: np.random.Generator, textured: bool) -> np.ndarray:
-    """A sheet's brightness in [0, 1]: white, or lit unevenly with grain and fibres."""
+    """A sheet's brightness in [0, 1]: white, or lit unevenly with a smooth texture and grain."""
     width, height = size
     if not textured:
         return np.full((height, width), rng.uniform(0.9, 1.0), np.float32)

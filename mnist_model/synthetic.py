@@ -10,7 +10,7 @@ draws both missing kinds of example and sends each one through the app's own pre
   slanted and warped, and a share of 7s with a bar through the stem;
 - not a digit (label `NOT_A_DIGIT`): letters in both cases (except `LETTERS_LIKE_DIGITS`), typed
   and in handwriting faces, symbols, hand-drawn shapes (star, heart, smiley, spiral, arrow...),
-  scribbles, short words, smudges, and the shadows and table edges of photos of empty paper
+  scribbles, short words, smudges, and the shadows across photos of empty paper
   (`mnist_model.media.empty_paper`) where the ink finder takes them for ink.
 
 Which fonts type them is a role of `mnist_model.fonts`: "training" for the training set,
@@ -140,8 +140,10 @@ def _font_with(text: str, fonts: list[Path], rng: np.random.Generator) -> Path:
 
 @lru_cache(maxsize=8192)
 def _has_glyph(path: Path, char: str) -> bool:
+    """Whether `path` draws `char` as something other than nothing or its missing-glyph box."""
     font = _font(path, 40)
-    return font.getmask(char).getbbox() is not None and bytes(font.getmask(char)) != bytes(font.getmask("\ue000"))
+    mask = font.getmask(char)
+    return mask.getbbox() is not None and bytes(mask) != bytes(font.getmask("\ue000"))
 
 
 def _typed(text: str, font_path: Path, rng: np.random.Generator) -> Image.Image:
