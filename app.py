@@ -20,25 +20,23 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import sys
 from pathlib import Path
 
 import gradio as gr
 import torch
-from PIL import Image
 
 from mnist_model import gradio_workarounds
-from mnist_model.decode import ImageError
+from mnist_model.answers import BLANK_MESSAGE, digit_outputs, number_outputs, page_answer
+from mnist_model.decode import ImageError, load_image
 from mnist_model.gradio_workarounds import ImageFile, SketchFiles
 from mnist_model.hub import HubError
 from mnist_model.loader import load_model
 from mnist_model.memory import limit_malloc_arenas
 from mnist_model.model import DigitNet
 from mnist_model.pool import ClassifierPool, WorkerError, default_workers
-from mnist_model.decode import load_image
-from mnist_model.predict import PREVIEW_SIZE, Classifier, DigitReading, NumberReading, Prediction, Predictor
+from mnist_model.predict import Classifier, NumberReading, Prediction, Predictor
 from mnist_model.serving import serve
 from mnist_model.weights import WeightsError
 
@@ -60,7 +58,6 @@ MAX_QUEUE = 64
 # minute and deleted after five: a busy public demo keeps a few minutes' traffic on disk, not a day's.
 CACHE_SWEEP_S, CACHE_MAX_AGE_S = 60, 300
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
-BLANK_MESSAGE = "Draw a digit, or upload a picture of one"
 CANVAS = (900, 450)  # wider than tall, for a number; a single digit fits as well
 
 
@@ -87,10 +84,6 @@ def build_demo(
         except (ImageError, WorkerError) as error:
             raise gr.Error(str(error), print_exception=False) from None
 
-    def shown(prediction: Prediction) -> tuple[dict[str, float] | str, object]:
-        """The outputs: every class's probability (a blank input: `BLANK_MESSAGE`), the preview."""
-        return BLANK_MESSAGE if prediction.is_blank else prediction.confidences, prediction.preview
-
     def predict(image: str | None) -> tuple[dict[str, float] | str, object]:
         """Classify a picture of one digit, 0 to 9, handwritten or printed: a drawing, scan or photo.
 
@@ -103,7 +96,7 @@ def build_demo(
             a label: the likeliest class ("0" to "9", or "not a digit") and the probabilities of all eleven; a blank picture (no ink) gives a label without confidences, "Draw a digit, or upload a picture of one"
             the 28x28 image the model saw, white on black, enlarged 5x to 140x140
         """
-        return shown(classify(image))
+        return digit_outputs(classify(image))
 
     def predict_sketch(sketch: dict | None) -> tuple[dict[str, float] | str, object]:
         """Classify a digit drawn on the app's Sketchpad, 0 to 9, as the browser sends it.
@@ -116,7 +109,7 @@ def build_demo(
             a label: the likeliest class ("0" to "9", or "not a digit") and the probabilities of all eleven; a blank drawing (no ink) gives a label without confidences, "Draw a digit, or upload a picture of one"
             the 28x28 image the model saw, white on black, enlarged 5x to 140x140
         """
-        return shown(classify(sketch))
+        return digit_outputs(classify(sketch))
 
     def read_number(image: str | None) -> tuple[str, list[dict]]:
         """Read the whole number written on a picture (a year, a price, a phone number): every digit, left to right.
@@ -146,19 +139,12 @@ def build_demo(
         return number_outputs(read(sketch))
 
     def show(source: str | dict | None) -> tuple[object, object, object]:
-        """The page's answer to a drawing or an upload: one digit's classes and the model's view,
-        as predict gives them; or a number with the probability that every digit is right, its
-        digits as the model saw them, and their boxes over the picture."""
-        reading = read(source)
-        if len(reading.digits) <= 1:
-            if not reading.digits:
-                return BLANK_MESSAGE, Image.new("L", (PREVIEW_SIZE, PREVIEW_SIZE)), gr.update(visible=False)
-            (digit,) = reading.digits
-            return digit.confidences, enlarged(digit.preview), gr.update(visible=False)
-        boxes = [(tuple(digit.box), f"{digit.label} {digit.probability:.0%}") for digit in reading.digits]
-        picture = load_image(source)  # as the digits' boxes measure it: EXIF-turned
-        number = {reading.text: math.prod(digit.probability for digit in reading.digits)}  # as the page's Label shows it
-        return number, strip(reading.digits), gr.update(value=(picture, boxes), visible=True)
+        """The page's answer to a drawing or an upload (`mnist_model.answers.page_answer`)."""
+        label, picture, boxes = page_answer(read(source))
+        if boxes is None:
+            return label, picture, gr.update(visible=False)
+        # over the picture as the digits' boxes measure it: EXIF-turned
+        return label, picture, gr.update(value=(load_image(source), boxes), visible=True)
 
     def show_either(sketch: dict | None, image: str | None) -> tuple[object, object, object]:
         """The Classify button: the drawing if there is one, else the uploaded image."""
@@ -221,35 +207,6 @@ def build_demo(
     # More requests wait in the queue, up to `max_queue`; the next ones are refused.
     demo.queue(default_concurrency_limit=concurrency or default_concurrency(0), max_size=max_queue)
     return demo
-
-
-def number_outputs(reading: NumberReading) -> tuple[str, list[dict]]:
-    """`/read_number`'s outputs: the number, and each digit's answer and box."""
-    return reading.text, [digit_details(digit) for digit in reading.digits]
-
-
-def digit_details(digit: DigitReading) -> dict:
-    return {
-        "digit": digit.label,
-        "probability": digit.probability,
-        "top": [{"label": label, "probability": p} for label, p in digit.top],
-        "box": digit.box._asdict(),
-        "touching": digit.cut,
-    }
-
-
-def enlarged(preview: Image.Image) -> Image.Image:
-    """A 28x28 model input as the page shows it."""
-    return preview.resize((PREVIEW_SIZE, PREVIEW_SIZE), Image.Resampling.NEAREST)
-
-
-def strip(digits: list[DigitReading], gap: int = 4) -> Image.Image:
-    """A number's digits as the model saw them, side by side, each enlarged 3x."""
-    size = PREVIEW_SIZE * 3 // 5
-    picture = Image.new("L", (len(digits) * (size + gap) - gap, size), 96)
-    for i, digit in enumerate(digits):
-        picture.paste(digit.preview.resize((size, size), Image.Resampling.NEAREST), (i * (size + gap), 0))
-    return picture
 
 
 def default_concurrency(workers: int) -> int:

@@ -35,7 +35,9 @@ import atheris
 import numpy as np
 import torch
 
-with atheris.instrument_imports(include=["PIL", "mnist_model.decode", "mnist_model.ink", "mnist_model.preprocess"]):
+with atheris.instrument_imports(
+    include=["PIL", "mnist_model.decode", "mnist_model.paper", "mnist_model.pieces", "mnist_model.ink", "mnist_model.preprocess"]
+):
     from PIL import Image
 
     from mnist_model.decode import ImageError

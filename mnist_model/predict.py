@@ -10,6 +10,7 @@ digit gets its probabilities too, its likeliest class being "not a digit" (`NOT_
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -82,6 +83,11 @@ class NumberReading:
     def text(self) -> str:
         """The number as written, UNREAD for each piece that is not a digit; "" when blank."""
         return "".join(digit.label for digit in self.digits)
+
+    @property
+    def probability(self) -> float:
+        """The probability that every digit is right."""
+        return math.prod(digit.probability for digit in self.digits)
 
 
 class Predictor(Protocol):

@@ -15,7 +15,7 @@ app, the CLI, the benchmarks and the tests all go through `preprocess`, in three
 An image that already looks like MNIST (28x28, centred, long side 20) passes through unchanged.
 
 People also write whole numbers (a year, a price), so `preprocess_number` finds each digit of a
-line of writing (`mnist_model.ink.find_digits`), left to right, and gives every one the same
+line of writing (`mnist_model.line.find_digits`), left to right, and gives every one the same
 recipe; `stack_digits` makes them one batch, so the model runs once per number. A picture of one
 digit gives exactly the tensor `preprocess` gives.
 """
@@ -30,7 +30,9 @@ import torch
 from PIL import Image
 
 from .decode import ImageSource, as_loaded, load_image
-from .ink import Box, Ink, dilate, find_digits, find_ink, quantile
+from .ink import Box, Ink, find_ink
+from .line import find_digits
+from .paper import dilate, quantile
 
 CANVAS = 28  # MNIST's field ...
 BOX = 20  # ... and the box its digits were fitted into

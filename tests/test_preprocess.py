@@ -25,6 +25,8 @@ from conftest import within
 from PIL import Image, ImageDraw, ImageFilter
 
 import mnist_model.ink
+import mnist_model.paper
+import mnist_model.pieces
 from mnist_model.data import load_mnist
 from mnist_model.decode import MAX_PIXELS, ImageError, load_image
 from mnist_model.loader import load_model
@@ -688,17 +690,17 @@ def test_quantile_is_numpys_to_the_bit() -> None:
         values = rng.random(int(size), dtype=np.float32) * rng.random()
         values[: int(size) // 3] = values[0]  # ties
         for q in (0.9, 0.5, 0.25, float(rng.random())):
-            assert mnist_model.ink.quantile(values, q) == float(np.quantile(values, q)), (size, q)
+            assert mnist_model.paper.quantile(values, q) == float(np.quantile(values, q)), (size, q)
 
 
 @pytest.mark.parametrize("mode", ["L", "RGBA"])
 @pytest.mark.parametrize("size, factor", [((97, 61), 2), ((800, 800), 4), ((1000, 333), 3)])
 def test_reduce_averages_the_values_as_stored(mode: str, size: tuple[int, int], factor: int) -> None:
-    # `ink._reduce` calls Pillow's private core (`image.im.reduce`): an upgrade that changes it fails here
+    # `paper._reduce` calls Pillow's private core (`image.im.reduce`): an upgrade that changes it fails here
     rng = np.random.default_rng(factor)
     pixels = rng.integers(0, 256, (size[1], size[0], len(mode)), dtype=np.uint8)  # alpha of every level
     image = Image.fromarray(pixels[:, :, 0] if mode == "L" else pixels)
-    reduced = mnist_model.ink._reduce(image, factor)
+    reduced = mnist_model.paper._reduce(image, factor)
     assert reduced.mode == mode and reduced.size == (-(-size[0] // factor), -(-size[1] // factor))
     for got, band in zip(reduced.split(), image.split()):  # each band alone: nothing premultiplied
         np.testing.assert_array_equal(np.asarray(got), np.asarray(band.reduce(factor)))
@@ -735,7 +737,7 @@ def test_connected_pieces_are_labelled_as_a_flood_fill_labels_them() -> None:
     masks = [spiral, np.zeros((5, 5), bool), np.ones((1, 1), bool), np.eye(9, dtype=bool)[::-1]]
     masks += [rng.random(rng.integers(1, 64, size=2)) < rng.random() for _ in range(300)]
     for mask in masks:
-        labels, count = mnist_model.ink._label(mask)
+        labels, count = mnist_model.pieces._label(mask)
         expected = _flood_labels(mask)
         assert labels.tolist() == expected and count == len(set(expected))
 
