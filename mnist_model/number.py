@@ -29,10 +29,12 @@ from .line import Line, find_line
 from .preprocess import CANVAS, PreprocessedDigit, drawn
 
 DIGITS = 10  # the model's first ten classes are the digits; an eleventh is "not a digit"
-SURE = 0.9  # a group read as a digit at least this likely is left whole, unless too wide for one
+SURE = 0.6  # a group read as a digit at least this likely is left whole, unless too wide for one
 WIDE = 1.1  # a group wider than this (of the line's height, or its own if taller) is cut regardless
 NARROW = 0.45  # a group narrower than this (of the line's height) is never cut: one digit at most
-SPLIT_COST = 1.5  # each digit beyond the first in a group costs this much log-likelihood
+SPLIT_COST = 0.5  # each digit beyond the first in a group costs this much log-likelihood
+WIDEST = 1.4  # a digit is seldom wider than this (of the line's height) ...
+WIDTH_COST = 3.0  # ... and each line height wider costs it this much log-likelihood
 
 Classify = Callable[[torch.Tensor], torch.Tensor]  # (N, 1, 28, 28) -> (N, classes) probabilities
 
@@ -80,7 +82,9 @@ def read_line(image: Image.Image, classify: Classify) -> LineReading:
         found = lattices[index]
         options = {span: (pieces[index, span], piece_probabilities[index, span]) for span in found.pieces}
         options[(0, found.cuts - 1)] = (whole[index], probabilities[index])
-        path, share = _best_path(found.cuts, {span: p for span, (_, p) in options.items()})
+        height = line.height / line.groups[index].factor
+        widths = {span: _width(found.pieces.get(span, line.groups[index])) / height for span in options}
+        path, share = _best_path(found.cuts, {span: p for span, (_, p) in options.items()}, widths)
         digits += [Found(*options[span]) for span in path]
         certainty *= share
     return LineReading(digits, certainty)
@@ -99,7 +103,7 @@ def _preprocessed(group: Digit) -> PreprocessedDigit:
 
 def _may_be_several(group: Digit, probabilities: torch.Tensor, line: Line) -> bool:
     """Whether a group may hold touching digits: too wide for one, or wide enough for two and
-    not read confidently as one."""
+    refused as one digit (the model learns touching digits as "not a digit") or read unsurely."""
     height = line.height / group.factor
     box = group.ink.box
     width, tall = box.right - box.left, box.bottom - box.top
@@ -107,28 +111,49 @@ def _may_be_several(group: Digit, probabilities: torch.Tensor, line: Line) -> bo
         return False
     if width > WIDE * max(height, tall):
         return True
-    return float(probabilities[:DIGITS].max()) < SURE
+    return bool(probabilities.argmax() >= DIGITS) or float(probabilities[:DIGITS].max()) < SURE
 
 
-def _best_path(cuts: int, options: dict[tuple[int, int], torch.Tensor]) -> tuple[list[tuple[int, int]], float]:
+def _width(digit: Digit) -> int:
+    return digit.ink.box.right - digit.ink.box.left
+
+
+def _best_path(
+    cuts: int, options: dict[tuple[int, int], torch.Tensor], widths: dict[tuple[int, int], float]
+) -> tuple[list[tuple[int, int]], float]:
     """The likeliest way through the cuts 0 .. `cuts - 1`: its pieces, left to right, and the
-    share of the likelihood of all ways that it holds.
+    share of the likelihood of all ways that it holds among those that read the same digits
+    (neighbouring cuts often part the same two digits, and agree).
 
-    A piece's likelihood is that of its likeliest digit; each piece beyond the first costs
-    `SPLIT_COST`. The best path comes from the Viterbi recursion, the total from the forward one.
+    A piece's likelihood is that of its likeliest digit, less `WIDTH_COST` for each line height
+    (`widths`, the pieces' widths in line heights) it is wider than `WIDEST`; each piece beyond
+    the first costs `SPLIT_COST`. The best path comes from the Viterbi recursion, the totals from
+    forward ones.
     """
-    score = {span: math.log(max(float(p[:DIGITS].max()), 1e-12)) - SPLIT_COST for span, p in options.items()}
+    score = {
+        span: math.log(max(float(p[:DIGITS].max()), 1e-12)) - WIDTH_COST * max(0.0, widths[span] - WIDEST) - SPLIT_COST
+        for span, p in options.items()
+    }
+    spans = sorted(score, key=lambda span: span[1])  # by their end: every way into i is known before i is left
     best = np.full(cuts, -np.inf)
-    total = np.full(cuts, -np.inf)
-    best[0] = total[0] = SPLIT_COST  # the first piece pays nothing
+    best[0] = SPLIT_COST  # the first piece pays nothing
     came: dict[int, int] = {}
-    for (i, j), value in sorted(score.items(), key=lambda item: item[0][1]):
-        # spans sorted by their end: every way into i is known before i is left
-        if best[i] + value > best[j]:
-            best[j], came[j] = best[i] + value, i
-        total[j] = np.logaddexp(total[j], total[i] + value)
+    for i, j in spans:
+        if best[i] + score[i, j] > best[j]:
+            best[j], came[j] = best[i] + score[i, j], i
     path, end = [], cuts - 1
     while end:
         path.append((came[end], end))
         end = came[end]
-    return path[::-1], float(math.exp(best[-1] - total[-1]))
+    path.reverse()
+    digits = [int(options[span][:DIGITS].argmax()) for span in path]
+    # total[j, k]: every way to cut j reading any k digits; same[j, k]: those reading the best's first k
+    total = np.full((cuts, cuts), -np.inf)
+    same = np.full((cuts, len(digits) + 1), -np.inf)
+    total[0, 0] = same[0, 0] = SPLIT_COST
+    for i, j in spans:
+        value, digit = score[i, j], int(options[i, j][:DIGITS].argmax())
+        total[j, 1:] = np.logaddexp(total[j, 1:], total[i, :-1] + value)
+        matches = np.array([k < len(digits) and digits[k] == digit for k in range(len(digits))])
+        same[j, 1:] = np.where(matches, np.logaddexp(same[j, 1:], same[i, :-1] + value), same[j, 1:])
+    return path, float(math.exp(same[-1, -1] - np.logaddexp.reduce(total[-1])))
