@@ -33,8 +33,8 @@ SURE = 0.6  # a group read as a digit at least this likely is left whole, unless
 WIDE = 1.1  # a group wider than this (of the line's height, or its own if taller) is cut regardless
 NARROW = 0.45  # a group narrower than this (of the line's height) is never cut: one digit at most
 SPLIT_COST = 0.5  # each digit beyond the first in a group costs this much log-likelihood
-WIDEST = 1.4  # a digit is seldom wider than this (of the line's height) ...
-WIDTH_COST = 3.0  # ... and each line height wider costs it this much log-likelihood
+WIDEST = 1.0  # a digit is seldom wider than tall (or than the line's height, where that is more) ...
+WIDTH_COST = 3.0  # ... and each height wider costs it this much log-likelihood
 
 Classify = Callable[[torch.Tensor], torch.Tensor]  # (N, 1, 28, 28) -> (N, classes) probabilities
 
@@ -83,7 +83,7 @@ def read_line(image: Image.Image, classify: Classify) -> LineReading:
         options = {span: (pieces[index, span], piece_probabilities[index, span]) for span in found.pieces}
         options[(0, found.cuts - 1)] = (whole[index], probabilities[index])
         height = line.height / line.groups[index].factor
-        widths = {span: _width(found.pieces.get(span, line.groups[index])) / height for span in options}
+        widths = {span: _aspect(found.pieces.get(span, line.groups[index]), height) for span in options}
         path, share = _best_path(found.cuts, {span: p for span, (_, p) in options.items()}, widths)
         digits += [Found(*options[span]) for span in path]
         certainty *= share
@@ -114,8 +114,11 @@ def _may_be_several(group: Digit, probabilities: torch.Tensor, line: Line) -> bo
     return bool(probabilities.argmax() >= DIGITS) or float(probabilities[:DIGITS].max()) < SURE
 
 
-def _width(digit: Digit) -> int:
-    return digit.ink.box.right - digit.ink.box.left
+def _aspect(digit: Digit, height: float) -> float:
+    """A piece's width over its height, or the line's height where that is taller: a digit
+    written larger than its neighbours is wider too."""
+    box = digit.ink.box
+    return (box.right - box.left) / max(height, box.bottom - box.top)
 
 
 def _best_path(
@@ -125,8 +128,8 @@ def _best_path(
     share of the likelihood of all ways that it holds among those that read the same digits
     (neighbouring cuts often part the same two digits, and agree).
 
-    A piece's likelihood is that of its likeliest digit, less `WIDTH_COST` for each line height
-    (`widths`, the pieces' widths in line heights) it is wider than `WIDEST`; each piece beyond
+    A piece's likelihood is that of its likeliest digit, less `WIDTH_COST` for each height it is
+    wider than `WIDEST` (`widths`: width over height, see `_aspect`); each piece beyond
     the first costs `SPLIT_COST`. The best path comes from the Viterbi recursion, the totals from
     forward ones.
     """
