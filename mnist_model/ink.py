@@ -74,8 +74,19 @@ class Digit:
     """One digit of a number: its ink, and where that ink lies in the image's own pixels."""
 
     ink: Ink  # on the working plane of the image, or of the crop of it that re-read the digit
-    source: Box  # the ink's box in the pixels of the image it was found in
-    cut: bool  # cut from ink it shared with a neighbour: touching digits, the likeliest to be misread
+    origin: tuple[int, int]  # the source pixel where that plane starts ...
+    factor: float  # ... and the source pixels a side of each of its pixels
+    size: tuple[int, int]  # the source image's width and height
+    cut: bool = False  # cut from ink it shared with a neighbour: touching digits
+
+    @property
+    def source(self) -> Box:
+        """The ink's box in the pixels of the image it was found in."""
+        return to_source(self.ink.box, self.origin, self.factor, self.size)
+
+    def part(self, soft: np.ndarray) -> Digit:
+        """Some of this digit's ink (on the same plane), as a digit cut from its neighbours."""
+        return Digit(Ink(soft, Box.around(soft)), self.origin, self.factor, self.size, cut=True)
 
 
 def find_ink(image: Image.Image) -> Ink | None:
@@ -98,7 +109,7 @@ def one_digit(
     origin = (0, 0)
     if scale > 1 and ink.box.long_side < REFINE_BELOW:
         ink, origin, scale = _refine(image, ink, scale, matte)
-    return Digit(ink, to_source(ink.box, origin, scale, image.size), cut=False)
+    return Digit(ink, origin, scale, image.size)
 
 
 def _refine(image: Image.Image, ink: Ink, scale: float, matte: np.ndarray | None) -> tuple[Ink, tuple[int, int], float]:

@@ -1,18 +1,20 @@
-"""A line of writing (a year, a price, a phone number) split into its digits, left to right.
+"""A line of writing (a year, a price, a phone number) split into groups of ink, left to right.
 
-`find_digits` takes the first steps `mnist_model.ink` takes for one digit (the working plane,
-the ink told apart from the paper), then splits the ink into digits: the pieces of one digit (a 4
-in two strokes, a crossbar, a dotted stroke) are grouped, specks, dots and dashes are left out,
-digits that touch are cut where they meet, and each digit comes out as the same `Digit` that
-the MNIST recipe takes.
+`find_line` takes the first steps `mnist_model.ink` takes for one digit (the working plane,
+the ink told apart from the paper), then groups the ink: the pieces of one digit (a 4 in two
+strokes, a crossbar, a dotted stroke) come together, specks, dots and dashes are left out, and
+each group comes out as the same `Digit` that the MNIST recipe takes. Digits whose ink touches
+stay one group here: where to cut them is the recogniser's choice (`mnist_model.number`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from PIL import Image
 
-from .ink import Box, Digit, Ink, covers, is_speck, one_digit, source_box, to_source
+from .ink import Box, Digit, Ink, covers, is_speck, one_digit, source_box
 from .paper import Separated, dilate, separate, working_plane
 from .pieces import union
 
@@ -25,45 +27,51 @@ MINOR = 0.6  # a part less tall than this (of the line's height) is no digit by 
 MINOR_REACH = 0.2  # to the nearest ink within this (of the line's height), or else is no digit at all
 ABUT = 0.05  # parts whose boxes come closer than this (of the line's height) are one digit when ...
 ABUT_WIDTH = 0.9  # ... no wider together than this: a 4 whose bar stops short of its upright
-CUT_WIDTH = 1.3  # ink wider than this (of the line's height, or its own if taller) is digits that touch ...
-CUT_DIGIT = 0.75  # ... cut into one digit per this much of the line's height ...
-CUT_SPAN = 0.3  # ... each cut within this (of a digit's width) of its even place (see `_cut`) ...
-CUT_PART = 0.55  # ... if every part is at least this tall (of the line's height), as a digit is
 MAX_PIECES = 96  # only the heaviest pieces are grouped: a line of digits has far fewer, noise more
 
 
-def find_digits(image: Image.Image) -> list[Digit]:
-    """The digits written in an "L" or "RGBA" image, left to right; [] when there are none.
+@dataclass(frozen=True)
+class Line:
+    """The groups of ink on a line of writing, left to right, and the line's height."""
+
+    groups: list[Digit]  # each one digit, or digits whose ink touches (`mnist_model.cuts` splits them)
+    height: float  # the height of a digit on this line, in the source image's pixels
+
+
+def find_line(image: Image.Image) -> Line:
+    """The groups of ink written in an "L" or "RGBA" image, left to right; none when there are none.
 
     The ink is separated from the paper as for one digit and split into connected pieces at the
     working plane's own resolution, where a gap of one pixel still tells two digits apart. Pieces
-    are grouped into digits (`_group_pieces`); a group far wider than the line is tall holds
-    touching digits and is cut where they meet (`_cut`). A digit that is small in a
-    large picture is re-read at a higher resolution (`_reread`), as `find_ink` re-reads one.
-    Where all this leaves one digit or none, the answer is `find_ink`'s, to the bit: a single
-    digit is read exactly as it always is.
+    are grouped into digits (`_group_pieces`); a group may still hold digits that touch, which
+    the recogniser cuts apart (`mnist_model.number`). A group that is small in a large picture
+    is re-read at a higher resolution (`_reread`), as `find_ink` re-reads one digit. Where all
+    this leaves one group or none, the group is `find_ink`'s digit, to the bit: a single digit
+    is read exactly as it always is.
     """
     plane, matte, scale = working_plane(image)
     separated = separate(plane)
     if separated is None:
-        return []
-    parts = _split(separated, scale)
+        return Line([], 0.0)
+    parts, line = _split(separated, scale)
     if len(parts) <= 1:
         found = one_digit(image, plane, matte, scale, separated)
-        return [] if found is None else [found]
-    digits = []
-    for ink, region, cut in parts:
+        if found is None:
+            return Line([], 0.0)
+        return Line([found], (found.ink.box.bottom - found.ink.box.top) * found.factor)
+    groups = []
+    for ink, region in parts:
         origin, factor = (0, 0), scale
         if scale > 1 and ink.box.long_side < REREAD_BELOW:
             ink, origin, factor = _reread(image, ink, region, scale, matte)
-        digits.append(Digit(ink, to_source(ink.box, origin, factor, image.size), cut))
-    return digits
+        groups.append(Digit(ink, origin, factor, image.size))
+    return Line(groups, line * scale)
 
 
-def _split(separated: Separated, scale: float) -> list[tuple[Ink, np.ndarray, bool]]:
-    """The digits of the separated ink, left to right: each one's ink, the region of the plane
-    that is its own (a bool mask: its strokes and their rim, no neighbour's), and whether it was
-    cut from a neighbour. Specks are left out, by the same rules as for one digit."""
+def _split(separated: Separated, scale: float) -> tuple[list[tuple[Ink, np.ndarray]], float]:
+    """The groups of the separated ink, left to right: each one's ink and the region of the
+    plane that is its own (a bool mask: its strokes and their rim, no neighbour's); and the
+    line's height on the plane. Specks are left out, by the same rules as for one digit."""
     shape = separated.weak.shape
     pieces = separated.pieces(max(shape))  # one cell a pixel
     groups, line = _group_pieces(pieces.boxes, pieces.weight)
@@ -73,16 +81,13 @@ def _split(separated: Separated, scale: float) -> list[tuple[Ink, np.ndarray, bo
     labels = np.full(shape[0] * shape[1], -1)
     labels[pieces.cells] = owner[pieces.piece]
     labels = labels.reshape(shape)
-    parts: list[tuple[Box, int, bool]] = []  # each digit's box on the plane, label, and whether cut
-    for number, members in enumerate(groups):
-        box = Box(*(int(v) for v in union(pieces.boxes[members])))
-        parts += _cut(labels, separated.soft, number, box, line)
+    boxes = [Box(*(int(v) for v in union(pieces.boxes[members]))) for members in groups]
     digits = []
-    for box, number, cut in sorted(parts, key=lambda part: part[0].left + part[0].right):
-        ink, region = _digit_ink(separated.soft, labels, number, box)
+    for number in sorted(range(len(groups)), key=lambda n: boxes[n].left + boxes[n].right):
+        ink, region = _digit_ink(separated.soft, labels, number, boxes[number])
         if not is_speck(ink, shape, scale):
-            digits.append((ink, region, cut))
-    return digits
+            digits.append((ink, region))
+    return digits, line
 
 
 def _group_pieces(boxes: np.ndarray, weight: np.ndarray) -> tuple[list[np.ndarray], float]:
@@ -184,46 +189,6 @@ def _merge(
         np.array([union(box[part]) for part in together]),
         np.array([mass[part].sum() for part in together]),
     )
-
-
-def _cut(labels: np.ndarray, soft: np.ndarray, number: int, box: Box, line: float) -> list[tuple[Box, int, bool]]:
-    """The group `number` within `box`, cut into touching digits where it is too wide for one.
-
-    Where two digits meet, a column crosses one stroke only, their contact; through a wide 0 or
-    2 every column crosses two. So each cut falls at the column of least ink, among those that
-    cross one stroke, near its even place; the pixels right of it take a new label (above every
-    existing one). No cut is made where no such column is near, or where a part would be too
-    short to be a digit (a 7 with a long bar): the group is then one wide digit.
-    """
-    width, height = box.right - box.left, box.bottom - box.top
-    if width <= CUT_WIDTH * max(line, height):
-        return [(box, number, False)]
-    count = max(2, round(width / (CUT_DIGIT * line)))
-    window = labels[box.slices]
-    own = window == number
-    profile = (soft[box.slices] * own).sum(axis=0)
-    strokes = np.count_nonzero(own[1:] & ~own[:-1], axis=0) + own[0]  # strokes each column crosses
-    columns = np.arange(width)
-    edges = [0]
-    for place in range(1, count):
-        even = place * width / count
-        span = np.flatnonzero((np.abs(columns - even) <= CUT_SPAN * width / count) & (strokes == 1))
-        if not span.size:
-            return [(box, number, False)]
-        nearness = np.abs(span - even) * (1e-6 * float(profile.max()))  # ties go to the even place
-        edges.append(int(span[np.argmin(profile[span] + nearness)]))
-    edges.append(width)
-    parts = []
-    for start, end in zip(edges[:-1], edges[1:]):
-        rows = np.flatnonzero(own[:, start:end].any(axis=1))
-        if not rows.size or rows[-1] + 1 - rows[0] < CUT_PART * line:
-            return [(box, number, False)]
-        parts.append(Box(box.left + start, box.top + int(rows[0]), box.left + end, box.top + int(rows[-1]) + 1))
-    top = int(labels.max()) + 1
-    for place in range(1, count):
-        strip = window[:, edges[place] : edges[place + 1]]
-        strip[own[:, edges[place] : edges[place + 1]]] = top + place - 1
-    return [(part, number if place == 0 else top + place - 1, True) for place, part in enumerate(parts)]
 
 
 def _digit_ink(soft: np.ndarray, labels: np.ndarray, number: int, box: Box) -> tuple[Ink, np.ndarray]:

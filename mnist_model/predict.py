@@ -2,8 +2,8 @@
 
 Used by the app (every endpoint), by `python -m mnist_model predict` / `read` and by the
 benchmarks, so every caller classifies exactly the same way. `predict` reads one digit;
-`read_number` finds each digit written (`mnist_model.preprocess.preprocess_number`, left to
-right) and classifies them all in one batch, a refused one showing as `UNREAD` in the number. A blank input gives no probabilities at all: a
+`read_number` finds each digit written, left to right, the model choosing where touching digits
+part (`mnist_model.number`), a refused one showing as `UNREAD` in the number. A blank input gives no probabilities at all: a
 demo that "recognises" an empty canvas as an 8 teaches people to distrust it. Ink that is not a
 digit gets its probabilities too, its likeliest class being "not a digit" (`NOT_A_DIGIT_LABEL`).
 """
@@ -19,7 +19,9 @@ from PIL import Image
 
 from .model import NOT_A_DIGIT_LABEL, DigitNet, for_inference
 from .ink import Box
-from .preprocess import ImageSource, preprocess, preprocess_number, stack_digits
+from .decode import as_loaded, load_image
+from .number import read_line
+from .preprocess import ImageSource, preprocess
 
 PREVIEW_SIZE = 140  # the 28x28 model input, shown enlarged 5x with nearest-neighbour
 UNREAD = "?"  # a piece of a number that is not a digit
@@ -78,6 +80,7 @@ class NumberReading:
     """The digits written on an input, left to right; none when it is blank."""
 
     digits: list[DigitReading]
+    certainty: float = 1.0  # the probability that touching digits were cut where they part
 
     @property
     def text(self) -> str:
@@ -86,8 +89,8 @@ class NumberReading:
 
     @property
     def probability(self) -> float:
-        """The probability that every digit is right."""
-        return math.prod(digit.probability for digit in self.digits)
+        """The probability that every digit is right: each one read right, and cut right."""
+        return self.certainty * math.prod(digit.probability for digit in self.digits)
 
 
 class Predictor(Protocol):
@@ -123,15 +126,22 @@ class Classifier:
 
     @torch.inference_mode()
     def read_number(self, source: ImageSource | None) -> NumberReading:
-        """Find the digits written on one input, left to right, and classify them in one batch."""
-        digits = preprocess_number(source)
-        if not digits:
+        """Find the digits written on one input, left to right, and classify them."""
+        image = load_image(source)
+        if image is None:
             return NumberReading([])
-        probabilities = torch.softmax(self.model(stack_digits(digits)), dim=1)
+        line = read_line(as_loaded(image), self.probabilities)
         return NumberReading([
-            DigitReading(dict(zip(self.model.labels, row.tolist(), strict=True)), digit.box, digit.preview, digit.cut)
-            for digit, row in zip(digits, probabilities, strict=True)
-        ])
+            DigitReading(dict(zip(self.model.labels, found.probabilities.tolist(), strict=True)),
+                         found.digit.box, found.digit.preview, found.digit.cut)
+            for found in line.digits
+        ], line.certainty)
+
+    def probabilities(self, batch: torch.Tensor) -> torch.Tensor:
+        """The model's class probabilities for a batch of inputs (N, 1, 28, 28); (0, classes) for none."""
+        if not len(batch):
+            return torch.zeros((0, len(self.model.labels)))
+        return torch.softmax(self.model(batch), dim=1)
 
     def close(self) -> None:
         """Nothing to release: the model lives in this process."""

@@ -14,10 +14,9 @@ app, the CLI, the benchmarks and the tests all go through `preprocess`, in three
 
 An image that already looks like MNIST (28x28, centred, long side 20) passes through unchanged.
 
-People also write whole numbers (a year, a price), so `preprocess_number` finds each digit of a
-line of writing (`mnist_model.line.find_digits`), left to right, and gives every one the same
-recipe; `stack_digits` makes them one batch, so the model runs once per number. A picture of one
-digit gives exactly the tensor `preprocess` gives.
+People also write whole numbers (a year, a price): `mnist_model.number` finds each digit of a
+line of writing and gives every one the same recipe (`drawn`), as a `PreprocessedDigit`. A
+picture of one digit gives exactly the tensor `preprocess` gives.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from PIL import Image
 
 from .decode import ImageSource, as_loaded, load_image
 from .ink import Box, Ink, find_ink
-from .line import find_digits
 from .paper import dilate, quantile
 
 CANVAS = 28  # MNIST's field ...
@@ -66,10 +64,10 @@ def to_mnist(image: Image.Image) -> Preprocessed:
     ink = find_ink(as_loaded(image))
     if ink is None:
         return _blank()
-    return Preprocessed(*_drawn(ink))
+    return Preprocessed(*drawn(ink))
 
 
-def _drawn(ink: Ink) -> tuple[torch.Tensor, Image.Image]:
+def drawn(ink: Ink) -> tuple[torch.Tensor, Image.Image]:
     """The ink through the MNIST recipe: the (1, 28, 28) tensor and its 28x28 picture."""
     canvas = mnist_digit(ink)
     return torch.from_numpy(canvas).unsqueeze(0), Image.fromarray((canvas * 255).round().astype(np.uint8))
@@ -87,25 +85,6 @@ class PreprocessedDigit:
     preview: Image.Image  # 28x28 mode "L" of what the model sees
     box: Box  # the digit's ink in the pixels of the decoded input (`load_image`'s, EXIF-turned)
     cut: bool  # cut from ink it shared with a neighbour: touching digits, the likeliest misread
-
-
-def preprocess_number(source: ImageSource | None) -> list[PreprocessedDigit]:
-    """Load any supported input and turn each digit written on it, left to right, into the
-    model's input; [] when blank. Raises `ImageError` as `preprocess` does."""
-    image = load_image(source)
-    return [] if image is None else number_to_mnist(image)
-
-
-def number_to_mnist(image: Image.Image) -> list[PreprocessedDigit]:
-    """Find the digits in `image` (any mode, any size) and redraw each the way MNIST was drawn."""
-    return [PreprocessedDigit(*_drawn(digit.ink), digit.source, digit.cut) for digit in find_digits(as_loaded(image))]
-
-
-def stack_digits(digits: list[PreprocessedDigit]) -> torch.Tensor:
-    """A number's digits as one (N, 1, 28, 28) batch, left to right: one model call per number."""
-    if not digits:
-        return torch.zeros((0, 1, CANVAS, CANVAS), dtype=torch.float32)
-    return torch.stack([digit.tensor for digit in digits])
 
 
 # --------------------------------------------------------------------------------------------

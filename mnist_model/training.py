@@ -51,6 +51,7 @@ class TrainConfig:
     printed: int = 10000  # synthetic printed digits added to the training set (a tenth more for validation)
     not_digits: int = 25000  # synthetic non-digits, likewise
     media: int = 20000  # MNIST training digits rendered through other media, likewise
+    touching: int = 12000  # pieces cut from touching MNIST training digits, likewise
     workers: int | None = None  # processes drawing the synthetic images; None: one a core
 
 
@@ -176,7 +177,7 @@ def git_commit() -> str | None:
 
 def counts(config: TrainConfig) -> dict[str, int]:
     """How many synthetic images of each kind `config` adds to the training set."""
-    return synthetic_counts(config.printed, config.not_digits, config.media, config.limit)
+    return synthetic_counts(config.printed, config.not_digits, config.media, config.touching, config.limit)
 
 
 def train_epoch(
@@ -289,11 +290,13 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
 
     calibration = None
     if refuses:
+        # the touching pieces are a style training has seen: the bias is chosen on unseen ones
         calibration = calibrate({name: _logits(model, *split) for name, split in splits.items()
-                                 if name.startswith("validation")})  # fmt: skip
+                                 if name.startswith("validation") and name != "validation_touching"})  # fmt: skip
         model = calibrated(model, calibration.bias)
     validation, test = evaluate(model, *splits["validation"]), evaluate(model, *splits["test"])
     synthetic = evaluate(model, *splits["validation_synthetic"]) if "validation_synthetic" in splits else None
+    touching = evaluate(model, *splits["validation_touching"]) if "validation_touching" in splits else None
     media = {name.removeprefix("validation_"): evaluate(model, *splits[name])
              for name in ("validation_media", "validation_held_out_media") if name in splits}  # fmt: skip
     train_seconds = sum(epoch["seconds"] for epoch in history)
@@ -317,6 +320,11 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
             "printed_digits_accuracy": _accuracy(synthetic, slice(0, 10)),
             "printed_digits_refused": synthetic.refused(slice(0, 10)),
             "not_digits_refused": synthetic.refused(NOT_A_DIGIT) if refuses else 0.0,
+        },
+        "touching_validation": None if touching is None else {
+            "accuracy": touching.accuracy,
+            "digits_refused": touching.refused(slice(0, 10)),
+            "not_digits_refused": touching.refused(NOT_A_DIGIT),
         },
         "train_images": train_count,
         "synthetic_train_images": counts(config),

@@ -3,10 +3,13 @@
 - `train`: MNIST's training images; as many again of them (`media`) rendered through other
   pens, papers, scanners and cameras (`mnist_model.media.MEDIA`); digits typed in print and
   handwriting faces and things that are not digits (`mnist_model.synthetic`, training fonts);
+  the pieces the number reader cuts from touching MNIST digits (`mnist_model.touching`);
 - `validation`: MNIST's validation split, which reports each epoch;
 - `validation_media`, `validation_held_out_media`: validation digits through the training media,
   and through a medium training never uses;
 - `validation_synthetic`: printed digits in fonts training never uses, and non-digits;
+- `validation_touching`: pieces cut from touching validation digits, which report how well the
+  model tells a digit from two joined or half of one;
 - `test`: MNIST's test set, evaluated once at the end, choosing nothing.
 
 The three last validation sets are what the refusal's calibration (`mnist_model.calibration`)
@@ -33,17 +36,20 @@ from tqdm.auto import tqdm
 from .data import VALIDATION_SIZE, load_mnist, split_train_validation
 from .media import HELD_OUT_MEDIA, MEDIA, render
 from .synthetic import make_synthetic, mnist_format
+from .touching import make_touching
 
 MNIST_TRAIN_IMAGES = 60_000 - VALIDATION_SIZE
 CHUNK = 500  # images drawn from one random stream, by one worker
 Split = tuple[torch.Tensor, torch.Tensor]  # (uint8 images [N, 28, 28], labels [N])
 
 
-def synthetic_counts(printed: int, not_digits: int, media: int, limit: int | None) -> dict[str, int]:
+def synthetic_counts(
+    printed: int, not_digits: int, media: int, touching: int, limit: int | None
+) -> dict[str, int]:
     """How many synthetic images of each kind join the training set; smoke runs (`limit`) keep
     the full run's mix."""
     share = min(1.0, limit / MNIST_TRAIN_IMAGES) if limit else 1.0
-    wanted = {"printed_digits": printed, "not_digits": not_digits, "media_digits": media}
+    wanted = {"printed_digits": printed, "not_digits": not_digits, "media_digits": media, "touching_pieces": touching}
     return {name: max(1, round(count * share)) if count else 0 for name, count in wanted.items()}
 
 
@@ -62,12 +68,16 @@ def load_splits(
         jobs["train_media"] = (partial(digits, "train", MEDIA), media, 3)
         jobs["validation_media"] = (partial(digits, "validation", MEDIA), media // 10, 4)
         jobs["validation_held_out_media"] = (partial(digits, "validation", HELD_OUT_MEDIA), media // 30, 5)
+    if counts.get("touching_pieces"):
+        pieces = partial(_touching, data_dir, limit=limit)
+        jobs["train_touching"] = (partial(pieces, "train"), counts["touching_pieces"], 6)
+        jobs["validation_touching"] = (partial(pieces, "validation"), counts["touching_pieces"] // 10, 7)
     if printed or not_digits:
         share = printed / (printed + not_digits)
         jobs["train_synthetic"] = (partial(_synthetic, share, "training"), printed + not_digits, 1)
         jobs["validation_synthetic"] = (partial(_synthetic, share, "validation"), (printed + not_digits) // 10, 2)
     drawn = _draw_all(jobs, seed, workers or os.cpu_count() or 1, progress)
-    extra = [drawn.pop(name) for name in ("train_media", "train_synthetic") if name in drawn]
+    extra = [drawn.pop(name) for name in ("train_media", "train_synthetic", "train_touching") if name in drawn]
     splits["train"] = tuple(torch.cat(parts) for parts in zip(splits["train"], *extra))
     return {**splits, **drawn}
 
@@ -89,6 +99,10 @@ def _rendered(
     return render_digits(*_mnist(data_dir, split, limit), count, rng, media)
 
 
+def _touching(data_dir: str, split: str, start: int, count: int, rng: np.random.Generator, limit: int | None) -> Split:
+    return make_touching(*_mnist(data_dir, split, limit), count, rng)
+
+
 def _synthetic(printed_share: float, role: str, start: int, count: int, rng: np.random.Generator) -> Split:
     """Images `start` to `start + count` of a job: printed digits in `printed_share` of them, the
     rounding carried from chunk to chunk so that the job's total is exact."""
@@ -103,7 +117,7 @@ def _draw_all(
     chunks = [(name, partial(draw, start), min(CHUNK, count - start), (seed, stream, start // CHUNK))
               for name, (draw, count, stream) in jobs.items() for start in range(0, max(count, 1), CHUNK)]  # fmt: skip
     total = sum(size for _, _, size, _ in chunks)
-    bar = tqdm(total=total, desc="drawing digits through media, printed digits and non-digits", unit="image",
+    bar = tqdm(total=total, desc="drawing digits through media, printed digits, non-digits and touching digits", unit="image",
                leave=False, disable=not progress)  # fmt: skip
     parts: dict[str, list[Split]] = {name: [] for name in jobs}
     pool = None
