@@ -41,16 +41,15 @@ PAD_HTML = """
 """
 
 PAD_CSS = """
-.pad-frame { border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
-  background: var(--block-background-fill); padding: 6px; }
 .pad-head { display: flex; justify-content: space-between; align-items: center; gap: 8px;
-  padding: 0 2px 6px; font-size: var(--text-sm); color: var(--body-text-color-subdued); }
+  padding: 0 0 6px; font-size: var(--text-sm); color: var(--body-text-color-subdued); }
 .pad-tools { display: flex; gap: 6px; }
 .pad-tools button { padding: 4px 12px; border-radius: var(--radius-md); cursor: pointer;
   border: 1px solid var(--button-secondary-border-color); color: var(--button-secondary-text-color);
   background: var(--button-secondary-background-fill); font-size: var(--text-md); }
 .pad-canvas { display: block; width: 100%; touch-action: none; user-select: none;
-  -webkit-user-select: none; cursor: crosshair; background: white; border-radius: var(--radius-md); }
+  -webkit-user-select: none; cursor: crosshair; background: white;
+  box-shadow: 0 0 0 1px var(--border-color-primary); border-radius: var(--radius-md); }
 """
 
 PAD_JS = """
