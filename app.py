@@ -129,7 +129,7 @@ def build_demo(
         Args:
             strokes: JSON text {"width": W, "height": H, "strokes": [[[x, y], [x, y], ...], ...]}: the pad's size (whole numbers, 1 to 4096; the page's pad is 900x450) and each stroke's points in pad coordinates, x right and y down from the top left; a one-point stroke is a dot.
         Returns:
-            a label: the likeliest class ("0" to "9", or "not a digit") and the probabilities of all eleven; no strokes give a label without confidences, "Draw a digit, or upload a picture of one"
+            a label: the likeliest class ("0" to "9", or "not a digit") and the probabilities of all eleven; a blank drawing (no strokes) gives a label without confidences, "Draw a digit, or upload a picture of one"
             the 28x28 image the model saw, white on black, enlarged 5x to 140x140
         """
         return digit_outputs(classify(drawn(strokes)))
@@ -169,7 +169,7 @@ def build_demo(
         Args:
             strokes: JSON text {"width": W, "height": H, "strokes": [[[x, y], [x, y], ...], ...]}: the pad's size (whole numbers, 1 to 4096; the page's pad is 900x450) and each stroke's points in pad coordinates, x right and y down from the top left; a one-point stroke is a dot.
         Returns:
-            the number as a string, e.g. "2026", "?" for each piece that is not a digit; "" when there are no strokes
+            the number as a string, e.g. "2026", "?" for each piece that is not a digit; "" when the drawing is blank (no strokes)
             per digit, left to right: {"digit", "probability", "top": the three likeliest classes as {"label", "probability"}, "box": its ink in pad coordinates as {"left", "top", "right", "bottom"}, "touching": whether it was cut from ink shared with a neighbour}
         """
         return number_outputs(read(drawn(strokes)))
