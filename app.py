@@ -8,12 +8,14 @@
 
 Every input goes through `mnist_model.predict.Classifier`, run in worker processes beside the
 server (`mnist_model.pool`): the same preprocessing for drawings, uploads, photos, the command
-line and the tests. The API has four stable endpoints: `/predict` (one digit on an image file),
-`/predict_sketch` (one digit on a Sketchpad value), `/read_number` and `/read_number_sketch`
-(every digit, left to right), with --mcp also MCP tools of the same names, described by their
-docstrings; see README.md. The page's own events are private: one per stroke or upload shows a
-digit's classes, or a number and each of its digits. What depends on Gradio's internals is in
-`mnist_model.gradio_workarounds`, the server's limits in `mnist_model.serving`.
+line and the tests. The API has six stable endpoints: `/predict` (one digit on an image file),
+`/predict_sketch` (on a Sketchpad value), `/predict_strokes` (on strokes as JSON points),
+`/read_number`, `/read_number_sketch` and `/read_strokes` (every digit, left to right), with
+--mcp also MCP tools of the same names, described by their docstrings; see README.md. The page's
+own events are private: the pad's (`mnist_model.pad`) while the pen moves and when it lifts, and
+the upload's, show a digit's classes, or a number and each of its digits. What depends on
+Gradio's internals is in `mnist_model.gradio_workarounds`, the server's limits in
+`mnist_model.serving`.
 """
 
 from __future__ import annotations
@@ -35,9 +37,11 @@ from mnist_model.hub import HubError
 from mnist_model.loader import load_model
 from mnist_model.memory import limit_malloc_arenas
 from mnist_model.model import DigitNet
+from mnist_model.pad import PAD_HEIGHT, PAD_WIDTH, stroke_pad
 from mnist_model.pool import ClassifierPool, WorkerError, default_workers
 from mnist_model.predict import Classifier, NumberReading, Prediction, Predictor
 from mnist_model.serving import serve
+from mnist_model.strokes import StrokesError, strokes_picture
 from mnist_model.weights import WeightsError
 
 MODEL_ENV = "MNIST_MODEL"
@@ -58,7 +62,7 @@ MAX_QUEUE = 64
 # minute and deleted after five: a busy public demo keeps a few minutes' traffic on disk, not a day's.
 CACHE_SWEEP_S, CACHE_MAX_AGE_S = 60, 300
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
-CANVAS = (900, 450)  # wider than tall, for a number; a single digit fits as well
+CANVAS = (PAD_WIDTH, PAD_HEIGHT)  # the pad's, wider than tall for a number; also what /predict_sketch expects
 
 
 def build_demo(
@@ -82,6 +86,12 @@ def build_demo(
         try:
             return classifier.read_number(source)
         except (ImageError, WorkerError) as error:
+            raise gr.Error(str(error), print_exception=False) from None
+
+    def drawn(strokes: str | dict | None) -> object:
+        try:
+            return strokes_picture(strokes)
+        except StrokesError as error:
             raise gr.Error(str(error), print_exception=False) from None
 
     def predict(image: str | None) -> tuple[dict[str, float] | str, object]:
@@ -111,6 +121,19 @@ def build_demo(
         """
         return digit_outputs(classify(sketch))
 
+    def predict_strokes(strokes: str | dict | None) -> tuple[dict[str, float] | str, object]:
+        """Classify a digit written as pen strokes, 0 to 9: the way for an assistant to write one.
+
+        The strokes are drawn black on white with a round pen width/18 wide, then read as predict reads a picture. Ink that is not a digit is answered "not a digit".
+
+        Args:
+            strokes: JSON text {"width": W, "height": H, "strokes": [[[x, y], [x, y], ...], ...]}: the pad's size (whole numbers, 1 to 4096; the page's pad is 900x450) and each stroke's points in pad coordinates, x right and y down from the top left; a one-point stroke is a dot.
+        Returns:
+            a label: the likeliest class ("0" to "9", or "not a digit") and the probabilities of all eleven; a blank drawing (no strokes) gives a label without confidences, "Draw a digit, or upload a picture of one"
+            the 28x28 image the model saw, white on black, enlarged 5x to 140x140
+        """
+        return digit_outputs(classify(drawn(strokes)))
+
     def read_number(image: str | None) -> tuple[str, list[dict]]:
         """Read the whole number written on a picture (a year, a price, a phone number): every digit, left to right.
 
@@ -138,6 +161,19 @@ def build_demo(
         """
         return number_outputs(read(sketch))
 
+    def read_strokes(strokes: str | dict | None) -> tuple[str, list[dict]]:
+        """Read the whole number written as pen strokes: every digit, left to right.
+
+        The strokes are drawn as predict_strokes draws them, then read as read_number reads a picture. A piece of ink that is not a digit shows as "?".
+
+        Args:
+            strokes: JSON text {"width": W, "height": H, "strokes": [[[x, y], [x, y], ...], ...]}: the pad's size (whole numbers, 1 to 4096; the page's pad is 900x450) and each stroke's points in pad coordinates, x right and y down from the top left; a one-point stroke is a dot.
+        Returns:
+            the number as a string, e.g. "2026", "?" for each piece that is not a digit; "" when the drawing is blank (no strokes)
+            per digit, left to right: {"digit", "probability", "top": the three likeliest classes as {"label", "probability"}, "box": its ink in pad coordinates as {"left", "top", "right", "bottom"}, "touching": whether it was cut from ink shared with a neighbour}
+        """
+        return number_outputs(read(drawn(strokes)))
+
     def show(source: str | dict | None) -> tuple[object, object, object]:
         """The page's answer to a drawing or an upload (`mnist_model.answers.page_answer`)."""
         label, picture, boxes = page_answer(read(source))
@@ -146,10 +182,9 @@ def build_demo(
         # over the picture as the digits' boxes measure it: EXIF-turned
         return label, picture, gr.update(value=(load_image(source), boxes), visible=True)
 
-    def show_either(sketch: dict | None, image: str | None) -> tuple[object, object, object]:
-        """The Classify button: the drawing if there is one, else the uploaded image."""
-        drawn = show(sketch)
-        return show(image) if drawn[0] == BLANK_MESSAGE and image is not None else drawn
+    def show_strokes(strokes: str | None) -> tuple[object, object, object]:
+        """The page's answer to the pad, while the pen moves and once it lifts."""
+        return show(drawn(strokes))
 
     accuracy = f"{metrics['test_accuracy']:.2%}" if metrics and "test_accuracy" in metrics else "unknown"
     with gr.Blocks(title="MNIST digit classifier", delete_cache=(CACHE_SWEEP_S, CACHE_MAX_AGE_S)) as demo:
@@ -164,18 +199,12 @@ def build_demo(
             with gr.Column():
                 with gr.Tabs():
                     with gr.Tab("Draw"):
-                        sketch = SketchFiles(
-                            label="Draw a digit or a number", type="filepath", image_mode="RGBA", format="png",
-                            layers=False, canvas_size=CANVAS,
-                        )
+                        pad = stroke_pad("Draw a digit or a number", elem_id="pad")
                     with gr.Tab("Upload"):
                         upload = ImageFile(
                             label="Upload, paste or photograph a digit", type="filepath", image_mode=None,
                             sources=["upload", "clipboard", "webcam"], elem_id="upload",
                         )
-                with gr.Row():
-                    clear = gr.Button("Clear")
-                    submit = gr.Button("Classify", variant="primary")
             with gr.Column():
                 # Every class, as the API returns them; the page shows the top three.
                 label = gr.Label(label="Prediction", value=BLANK_MESSAGE, elem_id="prediction",
@@ -187,23 +216,24 @@ def build_demo(
             gr.Examples(examples=examples, inputs=upload, label="Sample digits: MNIST test digits redrawn as users send them")
         gr.Markdown(f"Model: {source} · MNIST test accuracy {accuracy}", elem_id="model-source")
 
-        shown_on_page = [label, preview, digits]  # one event per stroke or upload
-        sketch.change(show, sketch, shown_on_page, api_visibility="private", trigger_mode="always_last")
+        shown_on_page = [label, preview, digits]
+        # The newest strokes win: while an answer is on its way, only the last value waits.
+        pad.change(show_strokes, pad, shown_on_page, api_visibility="private", trigger_mode="always_last",
+                   show_progress="hidden")
         upload.change(show, upload, shown_on_page, api_visibility="private")
-        submit.click(show_either, [sketch, upload], shown_on_page, api_visibility="private")
-        # No progress shown on the Sketchpad: its "processing" overlay, left over a canvas reset,
-        # would catch the next strokes.
-        clear.click(lambda: (None, None, BLANK_MESSAGE, None, gr.update(visible=False)), None,
-                    [sketch, upload, *shown_on_page], api_visibility="private", show_progress="hidden")
 
         # The API: the page never fires these; clients and MCP call them by name.
         api = gr.Button(visible=False)
+        sketch = SketchFiles(type="filepath", image_mode="RGBA", format="png", layers=False,
+                             canvas_size=CANVAS, visible=False)
         number, details = gr.Textbox(visible=False), gr.JSON(visible=False)
         api.click(predict, upload, [label, preview], api_name="predict")
         api.click(predict_sketch, sketch, [label, preview], api_name="predict_sketch")
+        api.click(predict_strokes, pad, [label, preview], api_name="predict_strokes")
         api.click(read_number, upload, [number, details], api_name="read_number")
         api.click(read_number_sketch, sketch, [number, details], api_name="read_number_sketch")
-        demo.load(None, js=gradio_workarounds.PAGE_JS)  # the brush chosen, the top three shown
+        api.click(read_strokes, pad, [number, details], api_name="read_strokes")
+        demo.load(None, js=gradio_workarounds.PAGE_JS)  # the top three shown
     # More requests wait in the queue, up to `max_queue`; the next ones are refused.
     demo.queue(default_concurrency_limit=concurrency or default_concurrency(0), max_size=max_queue)
     return demo
@@ -224,7 +254,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--share", action="store_true", help="also serve through a public gradio.live link")
     parser.add_argument("--mcp", action="store_true",
                         default=os.environ.get(MCP_ENV, "").strip().lower() in MCP_ENV_ON,
-                        help=f"also serve /predict and /predict_sketch as MCP tools at /gradio_api/mcp/ "
+                        help=f"also serve the API (/predict, /read_number, ...) as MCP tools at /gradio_api/mcp/ "
                              f"(default: on when ${MCP_ENV} is true, 1 or yes)")
     parser.add_argument("--workers", type=int, default=os.environ.get(WORKERS_ENV, str(default_workers())),
                         help=f"processes that classify; 0: in the server's own threads "

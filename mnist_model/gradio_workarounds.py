@@ -12,10 +12,8 @@ installs the process-wide pieces and warns at start-up when another Gradio is in
 - `path_or_inline_bytes`: Gradio decodes a file inlined as a `data:` URL itself, past its upload cap.
 - `delete_old_cache_files`: Gradio's cache sweep dies under concurrent traffic and leaves each
   cached file's folder behind.
-- `PAGE_JS`: the Sketchpad opens with no tool chosen (a drag selects text until the brush icon
-  is clicked) and falls back to none whenever it is cleared, and a `gr.Label` that returns every
-  class to API callers shows them all on the page; this script picks the brush, shows three,
-  and sets the blank answer as a quiet hint rather than a heading.
+- `PAGE_JS`: a `gr.Label` that returns every class to API callers shows them all on the page;
+  this script's style shows three, and the blank answer as a quiet hint rather than a heading.
 - `MCPServer`: Gradio's MCP server cannot call a tool that takes a Sketchpad value (its schema's
   `$ref`s point nowhere, its nested files stay strings), and without a progress token it answers
   a tool with several outputs as one text item.
@@ -50,9 +48,8 @@ SKETCH_VALUE_HELP = (
 
 logger = logging.getLogger(__name__)
 
-# Run on page load (`demo.load(None, js=PAGE_JS)`). It relies on the frontend's markup: the brush
-# is `button[aria-label="Brush"]` in a `.toolbar-wrap`, the chosen tool has the class `highlight`,
-# a Label's rows are `button.confidence-set`; the browser tests fail if any of that changes.
+# Run on page load (`demo.load(None, js=PAGE_JS)`). It relies on the frontend's markup: a Label's
+# rows are `button.confidence-set`, its text `.output-class`; the browser tests fail if that changes.
 PAGE_JS = r"""
 () => {
   const style = document.createElement("style");
@@ -62,22 +59,6 @@ PAGE_JS = r"""
       font-size: var(--text-lg); font-weight: normal; color: var(--body-text-color-subdued);
     }`;
   document.head.appendChild(style);
-  // The brush, on every visible Sketchpad whose toolbar has no chosen tool: at load, when its
-  // tab opens, after Clear and after its own trash button. Throttled, not debounced: during an
-  // event Gradio's status tracker changes the page every 100 ms.
-  let queued = false;
-  const pick = () => {
-    queued = false;
-    for (const brush of document.querySelectorAll('button[aria-label="Brush"]')) {
-      const bar = brush.closest(".toolbar-wrap") || brush.parentElement;
-      if (brush.offsetParent !== null && !bar.querySelector("button.highlight")) brush.click();
-    }
-  };
-  const schedule = () => { if (!queued) { queued = true; setTimeout(pick, 30); } };
-  new MutationObserver(schedule).observe(document.body, {
-    childList: true, subtree: true, attributes: true, attributeFilter: ["class", "style", "hidden"],
-  });
-  schedule();
 }
 """
 # A Label with this class shows its first three rows, and its text as a quiet hint when it holds

@@ -3,6 +3,7 @@ and the Classify button's choice between the drawing and the upload, in this pro
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from app import BLANK_MESSAGE, CANVAS, build_demo
 from mnist_model.data import load_mnist
 from mnist_model.loader import load_model
 from mnist_model.predict import Classifier
-from testkit import user_numbers
+from testkit import pen, user_numbers
 
 
 @pytest.fixture(scope="module")
@@ -99,29 +100,39 @@ def test_bad_file_is_a_clear_error_and_the_server_keeps_answering(client: Client
     assert top(value) == str(digits[1][0])
 
 
-@pytest.fixture(scope="module")
-def classify_button() -> Callable[[dict | None, str | None], tuple]:
-    """The Classify button's event function, from the app's own `build_demo`."""
-    demo: gr.Blocks = build_demo(Classifier(load_model().model), "tests", None)
-    return next(fn.fn for fn in demo.fns.values() if fn.fn.__name__ == "show_either")
+def strokes_json(shapes: list[list[pen.Stroke]]) -> str:
+    """Shapes written side by side on the page's 900x450 pad, as /predict_strokes takes them."""
+    strokes = [stroke for i, shape in enumerate(shapes) for stroke in pen.place(shape, 80 + i * 260, 60, 300)]
+    return json.dumps({"width": 900, "height": 450, "strokes": strokes})
 
 
-def test_classify_takes_the_drawing_else_the_upload(classify_button, digits, tmp_path: Path) -> None:
-    images, labels = digits
-    assert labels[0] != labels[1]
-    drawn = {"background": None, "layers": [], "composite": str(sketch_png(tmp_path, images[0]))}
-    upload = tmp_path / "upload.png"
-    Image.fromarray(images[1]).save(upload)
-    blank = {"background": None, "layers": [], "composite": None}
+@pytest.mark.slow
+def test_strokes_endpoints_read_digits_a_number_and_refuse_a_letter(client: Client) -> None:
+    for digit in "0123456789":
+        value, _ = client.predict(strokes_json([pen.DIGITS[digit]]), api_name="/predict_strokes")
+        assert top(value) == digit
+    value, _ = client.predict(strokes_json([pen.LETTERS["A"]]), api_name="/predict_strokes")
+    assert top(value) == "not a digit"
+    text, details = client.predict(strokes_json([pen.DIGITS[d] for d in "203"]), api_name="/read_strokes")
+    assert text == "203" and [d["digit"] for d in details] == list("203")
+    assert client.predict(json.dumps({"width": 900, "height": 450, "strokes": []}), api_name="/read_strokes") == ("", [])
+    value, _ = client.predict("", api_name="/predict_strokes")
+    assert value == {"label": BLANK_MESSAGE, "confidences": None}
 
-    def best(value: dict[str, float]) -> str:
-        return max(value, key=value.__getitem__)
 
-    assert best(classify_button(drawn, str(upload))[0]) == str(labels[0])
-    assert best(classify_button(blank, str(upload))[0]) == str(labels[1])
-    for sketch in (blank, None):
-        value, preview, _ = classify_button(sketch, None)
-        assert value == BLANK_MESSAGE and preview is not None
+@pytest.mark.slow
+@pytest.mark.parametrize("bad, message", [
+    ('{"width": 900', "not valid JSON"),
+    ('[1, 2]', "must be a JSON object"),
+    ('{"width": 900, "height": 450}', "no 'strokes'"),
+    ('{"width": 0, "height": 450, "strokes": []}', "'width' must be from 1 to 4096"),
+    ('{"width": 900, "height": 450, "strokes": [[[1, "a"]]]}', "Point 0 of stroke 0 must be [x, y]"),
+])
+def test_bad_strokes_are_a_clear_error(client: Client, bad: str, message: str) -> None:
+    for endpoint in ("/predict_strokes", "/read_strokes"):
+        with pytest.raises(Exception) as caught:
+            client.predict(bad, api_name=endpoint)
+        assert message in str(caught.value)
 
 
 def number_png(tmp_path: Path, digits: list[np.ndarray], name: str = "number.png") -> Path:

@@ -13,6 +13,7 @@ import ast
 import asyncio
 import base64
 import io
+import json
 import time
 import urllib.error
 import urllib.request
@@ -31,6 +32,7 @@ import app as app_module
 from app import BLANK_MESSAGE, MCP_ENV
 from mnist_model import serving
 from mnist_model.data import load_mnist
+from testkit import pen
 from testkit.app import RunningApp, running_app
 from testkit.user_images import encode, make_user_image
 
@@ -38,7 +40,7 @@ pytestmark = pytest.mark.slow
 
 MCP_PATH = "gradio_api/mcp/"
 CALL_LIMIT_S = 120.0  # one session: connect, list or call; the first call also warms the model
-PUBLIC_TOOLS = {"predict", "predict_sketch", "read_number", "read_number_sketch"}
+PUBLIC_TOOLS = {"predict", "predict_sketch", "predict_strokes", "read_number", "read_number_sketch", "read_strokes"}
 # User-like images of MNIST test digits: (kind, file format).
 USER_KINDS = (("sketch_composite", "PNG"), ("coloured_pen", "PNG"), ("photo", "JPEG"),
               ("white_on_black", "PNG"), ("thick_marker", "PNG"))
@@ -257,3 +259,12 @@ def test_read_number_sketch_of_a_blank_canvas_is_empty(mcp_app: RunningApp) -> N
     result = call(mcp_url(mcp_app), "read_number_sketch", {"sketch": {"background": None, "layers": [], "composite": white}})
     assert not result.isError, result.content
     assert [item.text for item in result.content if item.type == "text"][:2] in (["", "[]"], ["[]"]), result.content
+
+
+def test_an_assistant_writes_a_number_as_strokes(mcp_app: RunningApp) -> None:
+    strokes = [stroke for i, digit in enumerate("42") for stroke in pen.place(pen.DIGITS[digit], 80 + i * 300, 60, 300)]
+    result = call(mcp_url(mcp_app), "read_strokes", {"strokes": json.dumps({"width": 900, "height": 450, "strokes": strokes})})
+    assert not result.isError, result.content
+    assert [item.text for item in result.content if item.type == "text"][0] == "42"
+    result = call(mcp_url(mcp_app), "predict_strokes", {"strokes": '{"width": 900'})
+    assert result.isError and "not valid JSON" in str(result.content)
