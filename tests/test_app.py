@@ -211,3 +211,12 @@ def test_the_page_shows_one_digit_as_predict_does_and_a_number_with_its_boxes(
 
 def test_the_number_benchmark_writes_on_the_apps_canvas() -> None:
     assert user_numbers.CANVAS == CANVAS
+
+
+@pytest.mark.parametrize("module", ["mnist_model.endpoints", "mnist_model.model"])
+def test_the_docstring_examples_hold(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
