@@ -3,9 +3,11 @@
 A digit demo feels broken when a stroke takes a second to classify. This measures, in one run
 and on one machine so the numbers compare: the preprocessing plus forward pass in this process
 (`Classifier.predict`, the app's exact path, one torch thread as in the app) for a 28x28 MNIST
-PNG, an 800x800 Sketchpad drawing and a 3000x4000 phone photo; the latency of `/predict` and
+PNG, the strokes of a 7 as the page's pad sends them (drawn, then read), an 800x800 Sketchpad
+drawing and a 3000x4000 phone photo; the latency of `/predict`, `/predict_strokes` and
 `/predict_sketch` through `gradio_client` against `python app.py`; the throughput of 16
-concurrent clients sending drawings to `/predict_sketch`, against the app and against a no-op
+concurrent clients sending drawings (`--load`: the pad's strokes to `/predict_strokes`, or a
+Sketchpad's PNG to `/predict_sketch`), against the app and against a no-op
 twin (the app's own `build_demo`, same components and queue, whose classifier returns a
 constant: the app's own answer to the drawing, worked out once), whose ratio is what
 preprocessing and the model cost on top of Gradio's own work (the two servers run side by side
@@ -14,10 +16,13 @@ from 65% to 99%, so the goal is judged on all the turns' totals and the pairs' s
 the time from launching `app.py` to its first answer; and the memory of the app's processes
 (server and workers) after the load.
 
-The drawing is the one a real Chromium sent to the app's Sketchpad (`benchmarks/browser_sketch.py`
-recorded it): a browser's PNG, not one of Pillow's, since the encoder decides how long decoding takes.
+The Sketchpad drawing is one a real Chromium sent to a Gradio Sketchpad (`benchmarks/browser_sketch.py`
+recorded it): a browser's PNG, not one of Pillow's, since the encoder decides how long decoding
+takes. The strokes are `testkit.pen`'s 7 with a point every 8 pad units, as a moving pointer
+reports them. The twin draws the strokes too (the event function's work, before classifying).
 
     python -m benchmarks.app_latency [--data-dir DIR]   # ~4 minutes
+    python -m benchmarks.app_latency --load sketch      # the load as Sketchpad PNGs
     python -m benchmarks.app_latency --seconds 10 --rounds 2   # quick look: shorter load, fewer runs
 
 All traffic stays on 127.0.0.1; both servers are subprocesses, stopped however the run ends,
@@ -28,6 +33,7 @@ with their Gradio file cache in a temporary folder that is removed afterwards.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import ssl
@@ -61,6 +67,9 @@ from mnist_model.memory import limit_malloc_arenas  # noqa: E402
 from mnist_model.pool import default_workers  # noqa: E402
 from mnist_model.predict import Classifier, NumberReading, Prediction  # noqa: E402
 from mnist_model.serving import serve  # noqa: E402
+from mnist_model.pad import PAD_HEIGHT, PAD_WIDTH  # noqa: E402
+from mnist_model.strokes import strokes_picture  # noqa: E402
+from testkit import pen  # noqa: E402
 from testkit.app import free_port  # noqa: E402
 from testkit.processes import cpu_seconds, proc_status_kib, process_tree, pss_kib, stop  # noqa: E402
 from testkit.user_images import make_user_image  # noqa: E402
@@ -85,6 +94,14 @@ class Inputs:
     sketch_png: Path  # 800x800 composite, as Chromium sent it (benchmarks/browser_sketch.py)
     sketch: dict  # a Sketchpad value holding its decoded RGBA pixels (the goal's "preprocessing + inference")
     photo_jpg: Path  # PHOTO_SIZE phone photo of paper
+    strokes: str  # a 7 on the page's pad, the JSON it sends
+
+
+# what each kind of --load sends: the endpoint, and its value made from the inputs
+LOADS: dict[str, tuple[str, Callable[[Inputs], object]]] = {
+    "strokes": ("/predict_strokes", lambda inputs: inputs.strokes),
+    "sketch": ("/predict_sketch", lambda inputs: sketch_value(inputs)),
+}
 
 
 @dataclass
@@ -145,7 +162,14 @@ def make_inputs(data_dir: Path, folder: Path) -> Inputs:
     photo.resize(PHOTO_SIZE, Image.Resampling.BICUBIC).save(photo_jpg, quality=90)
     with Image.open(BROWSER_SKETCH) as composite:
         sketch = {"background": None, "layers": [], "composite": np.asarray(composite)}
-    return Inputs(mnist_png, BROWSER_SKETCH, sketch, photo_jpg)
+    return Inputs(mnist_png, BROWSER_SKETCH, sketch, photo_jpg, pad_strokes())
+
+
+def pad_strokes() -> str:
+    """A 7 two thirds of the pad's height, as the pad sends it: whole pad units, a point every 8."""
+    placed = pen.place(pen.DIGITS["7"], PAD_WIDTH / 2 - 0.3 * 300, (PAD_HEIGHT - 300) / 2, 300)
+    strokes = [[[round(x), round(y)] for x, y in pen.dense(stroke, 8)] for stroke in placed]
+    return json.dumps({"width": PAD_WIDTH, "height": PAD_HEIGHT, "strokes": strokes})
 
 
 def sketch_value(inputs: Inputs) -> dict:
@@ -191,14 +215,19 @@ def in_process(inputs: Inputs, runs: int) -> dict[str, list[float]]:
     classifier = Classifier(load_model().model)
     cases = {
         "28x28 MNIST PNG (file)": (inputs.mnist_png, runs),
+        "pad strokes of a 7 (drawn, then read)": (inputs.strokes, runs),
         "800x800 sketch (decoded RGBA pixels)": (inputs.sketch, runs),
         "800x800 sketch (PNG file, as the app reads it)": (inputs.sketch_png, runs),
         "3000x4000 photo (JPEG file)": (inputs.photo_jpg, max(5, runs // 10)),
     }
+
+    def predict(source: object) -> Prediction:
+        return classifier.predict(strokes_picture(source) if source is inputs.strokes else source)
+
     for name, (source, _) in cases.items():
-        if classifier.predict(source).confidences is None:
+        if predict(source).confidences is None:
             raise RuntimeError(f"the {name} was read as blank; the benchmark input is broken")
-    return {name: timed(lambda source=source: classifier.predict(source), n) for name, (source, n) in cases.items()}
+    return {name: timed(lambda source=source: predict(source), n) for name, (source, n) in cases.items()}
 
 
 @contextmanager
@@ -248,6 +277,7 @@ def end_to_end(url: str, inputs: Inputs, runs: int) -> dict[str, list[float]]:
     try:
         cases = {
             "/predict 28x28 MNIST PNG": lambda: client.predict(handle_file(inputs.mnist_png), api_name="/predict"),
+            "/predict_strokes pad strokes": lambda: client.predict(inputs.strokes, api_name="/predict_strokes"),
             "/predict_sketch 800x800 PNG": lambda: client.predict(sketch_value(inputs), api_name="/predict_sketch"),
             "/predict 28x28 PNG, stock TLS": lambda: stock.predict(
                 handle_file(inputs.mnist_png), api_name="/predict"
@@ -259,20 +289,21 @@ def end_to_end(url: str, inputs: Inputs, runs: int) -> dict[str, list[float]]:
         stock.close()
 
 
-def under_load(server: Server, inputs: Inputs, seconds: float) -> Load:
-    """CLIENTS threads, each with its own Client, sending the drawing to /predict_sketch back to
+def under_load(server: Server, inputs: Inputs, seconds: float, load: str) -> Load:
+    """CLIENTS threads, each with its own Client, sending the drawing of `LOADS[load]` back to
     back for `seconds`."""
+    endpoint, value = LOADS[load]
 
     def ready(_: int) -> Client:
         client = connect(server.url)
-        client.predict(sketch_value(inputs), api_name="/predict_sketch")  # opens the session's streams
+        client.predict(value(inputs), api_name=endpoint)  # opens the session's streams
         return client
 
     def hammer(client: Client, deadline: float) -> tuple[list[float], Counter, float]:
         latencies, failures = [], Counter()
         while (started := time.perf_counter()) < deadline:
             try:
-                client.predict(sketch_value(inputs), api_name="/predict_sketch")
+                client.predict(value(inputs), api_name=endpoint)
                 latencies.append(time.perf_counter() - started)
             except Exception as error:  # noqa: BLE001 - every kind of failure is counted and shown
                 failures[f"{type(error).__name__}: {str(error)[:100]}"] += 1
@@ -298,14 +329,16 @@ def under_load(server: Server, inputs: Inputs, seconds: float) -> Load:
     )
 
 
-def interleaved_loads(servers: dict[str, Server], inputs: Inputs, seconds: float, rounds: int) -> dict[str, list[Load]]:
+def interleaved_loads(
+    servers: dict[str, Server], inputs: Inputs, seconds: float, rounds: int, load: str,
+) -> dict[str, list[Load]]:
     """Each server's turns under load, `seconds` in all in `rounds` turns taken alternately (first
     one server first, then the other), so that a machine whose speed drifts, as a shared VM's does
     by tens of percent within minutes, slows all of them alike."""
     turns: dict[str, list[Load]] = {name: [] for name in servers}
     for turn in range(rounds):
         for name in list(servers)[:: 1 if turn % 2 == 0 else -1]:
-            turns[name].append(under_load(servers[name], inputs, seconds / rounds))
+            turns[name].append(under_load(servers[name], inputs, seconds / rounds, load))
     return turns
 
 
@@ -347,11 +380,11 @@ def serve_noop(port: int) -> None:
 
 def report(
     local: dict[str, list[float]], remote: dict[str, list[float]],
-    servers: dict[str, Server], turns: dict[str, list[Load]], memory: dict[str, Memory],
+    servers: dict[str, Server], turns: dict[str, list[Load]], memory: dict[str, Memory], load: str,
 ) -> None:
     print_latencies(local, remote)
     print()
-    print_loads(turns)
+    print_loads(turns, load)
     print()
     print(f"{'server':48} {'start-up s':>10} {'processes':>9} {'PSS MiB':>8} {'peak RSS MiB':>12}")
     for name, server in servers.items():
@@ -373,9 +406,9 @@ def print_latencies(local: dict[str, list[float]], remote: dict[str, list[float]
             print(f"{prefix + ' ' + name:48} {len(times):5} {p50:9.1f} {p99:9.1f}  {goal}")
 
 
-def print_loads(turns: dict[str, list[Load]]) -> None:
+def print_loads(turns: dict[str, list[Load]], load: str) -> None:
     loads = {name: Load.merged(parts) for name, parts in turns.items()}
-    print(f"{f'/predict_sketch 800x800 PNG, {CLIENTS} clients':48} {'req/s':>9} {'ok':>6} {'failed':>6} "
+    print(f"{f'{LOADS[load][0]} ({load}), {CLIENTS} clients':48} {'req/s':>9} {'ok':>6} {'failed':>6} "
           f"{'p50 ms':>8} {'p99 ms':>8} {'server CPU':>10} {'client CPU':>10} {'cores':>6}")
     for name, load in loads.items():
         p50, p99 = percentiles_ms(load.latencies) if load.latencies else (float("nan"),) * 2
@@ -402,7 +435,7 @@ def print_loads(turns: dict[str, list[Load]]) -> None:
             print(f"  {name} failure x{count}: {message}")
 
 
-def run(data_dir: Path, seconds: float, rounds: int, runs: int) -> None:
+def run(data_dir: Path, seconds: float, rounds: int, runs: int, load: str) -> None:
     torch.set_num_threads(1)  # as app.py does
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory(prefix="app-latency-") as tmp, ExitStack() as servers_running:
@@ -415,11 +448,11 @@ def run(data_dir: Path, seconds: float, rounds: int, runs: int) -> None:
             (folder / name).mkdir()
             servers[name] = servers_running.enter_context(serving(command, inputs.mnist_png, folder / name))
         remote = end_to_end(servers["app"].url, inputs, max(10, runs // 4))
-        turns = interleaved_loads(servers, inputs, seconds, rounds)
+        turns = interleaved_loads(servers, inputs, seconds, rounds, load)
         memory = {name: Memory(len(process_tree(server.pid)), pss_kib(server.pid),
                                proc_status_kib(server.pid, "VmHWM")) for name, server in servers.items()}
     print()
-    report(local, remote, servers, turns, memory)
+    report(local, remote, servers, turns, memory, load)
 
 
 def main() -> None:
@@ -429,6 +462,8 @@ def main() -> None:
                         help="load test length per server (default 60), in --rounds turns")
     parser.add_argument("--rounds", type=int, default=12,
                         help="turns of load per server, taken alternately (default 12)")
+    parser.add_argument("--load", choices=list(LOADS), default="strokes",
+                        help="what the clients send under load: the pad's strokes (default) or a Sketchpad's PNG")
     parser.add_argument("--runs", type=int, help="in-process runs per input (default 10 per load second)")
     parser.add_argument("--serve-noop", action="store_true", help="only serve the no-op twin (needs --port)")
     parser.add_argument("--port", type=int, help="with --serve-noop")
@@ -438,7 +473,7 @@ def main() -> None:
             parser.error("--serve-noop needs --port")
         serve_noop(args.port)
     else:
-        run(args.data_dir, args.seconds, args.rounds, args.runs or max(20, round(10 * args.seconds)))
+        run(args.data_dir, args.seconds, args.rounds, args.runs or max(20, round(10 * args.seconds)), args.load)
 
 
 if __name__ == "__main__":

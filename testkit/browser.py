@@ -9,12 +9,11 @@ on a busy machine. Chromium is Debian's (`apt-get install chromium`).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from playwright.sync_api import Page
 
-from testkit.pen import Stroke
+from testkit.pen import Stroke, dense
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -41,20 +40,11 @@ def on_pad(page: Page, strokes: list[Stroke], units: float = 900) -> list[Stroke
     return [[(box["x"] + x * scale, box["y"] + y * scale) for x, y in stroke] for stroke in strokes]
 
 
-def _path(stroke: Stroke) -> Stroke:
-    """The stroke's points with others between them, at most `STEP_PX` apart."""
-    points = [stroke[0]]
-    for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
-        steps = max(1, math.ceil(math.dist((x0, y0), (x1, y1)) / STEP_PX))
-        points += [(x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps) for i in range(1, steps + 1)]
-    return points
-
-
 def draw(page: Page, strokes: list[Stroke], touch: bool = False) -> None:
     """Write `strokes` (page coordinates) with the mouse, or with a finger when `touch`."""
     cdp = page.context.new_cdp_session(page) if touch else None
     for stroke in strokes:
-        points = _path(stroke)
+        points = dense(stroke, STEP_PX)
         if cdp is None:
             page.mouse.move(*points[0])
             page.mouse.down()

@@ -43,3 +43,13 @@ LETTERS: dict[str, list[Stroke]] = {
 def place(shape: list[Stroke], left: float, top: float, height: float) -> list[Stroke]:
     """`shape` written `height` tall (0.6 of it wide) with its box's top left corner at (left, top)."""
     return [[(left + x * 0.6 * height, top + y * height) for x, y in stroke] for stroke in shape]
+
+
+def dense(stroke: Stroke, step: float) -> Stroke:
+    """The stroke's points with others between them, at most `step` apart, as a pointer moving
+    along it reports them."""
+    points = [stroke[0]]
+    for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
+        steps = max(1, math.ceil(math.dist((x0, y0), (x1, y1)) / step))
+        points += [(x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps) for i in range(1, steps + 1)]
+    return points
