@@ -1,10 +1,11 @@
-"""The README's picture of the app: a real Chromium draws a 7 on the Sketchpad of `python app.py`.
+"""The README's picture of the app: a real Chromium writes a number on the pad of `python app.py`.
 
     python docs/make_screenshot.py            # writes docs/app.png
 
-The page is shown as a person sees it right after drawing: the stroke, the answer and the 28x28
-model input. The picture is shrunk and stored with a small palette, so it stays a few tens of KB.
-Chromium comes from Debian (`apt-get install chromium`), driven by Playwright.
+The page is shown as a person sees it right after writing: the strokes, the number read, and
+each digit boxed with its answer. The picture is shrunk and stored with a small palette, so it
+stays a few tens of KB. Chromium comes from Debian (`apt-get install chromium`), driven by
+Playwright, and writes with the mouse as the browser tests do (`testkit.browser`, `testkit.pen`).
 """
 
 from __future__ import annotations
@@ -21,34 +22,25 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from testkit.app import running_app  # noqa: E402
+from testkit.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, LABEL, draw, on_pad  # noqa: E402
+from testkit.pen import DIGITS, place  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-VIEWPORT = {"width": 1200, "height": 760}
+NUMBER = "2026"
 WIDTH = 900  # pixels of the stored picture
-SEVEN = [(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)]  # a stroke, as fractions of the drawing area
 
 
 def take(url: str) -> Image.Image:
-    """Draw a 7 on the page at `url` and return the screenshot once the answer shows."""
+    """Write `NUMBER` on the pad of the page at `url` and return the screenshot once it is read."""
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
-        page = browser.new_page(viewport=VIEWPORT)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(**DESKTOP)
         page.goto(url)
-        page.wait_for_selector("#prediction", timeout=60_000)
-        page.locator('button[aria-label="Brush"].highlight').first.wait_for()  # the page picks it
-        box = page.locator("canvas").first.bounding_box()
-        side = min(box["width"], box["height"]) * 0.8
-        left, top = box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2
-        (x, y), *rest = SEVEN
-        page.mouse.move(left + x * side, top + y * side)
-        page.mouse.down()
-        for x, y in rest:
-            page.mouse.move(left + x * side, top + y * side, steps=20)
-        page.mouse.up()
-        page.wait_for_function(
-            "() => document.querySelector('#prediction [data-testid=\"label-output-value\"]')"
-            "?.innerText === '7'", timeout=30_000)
-        page.wait_for_timeout(500)  # the preview image loads after the answer
+        page.wait_for_selector(LABEL, timeout=60_000)
+        for i, digit in enumerate(NUMBER):  # pad units: 900 across, 450 down
+            draw(page, on_pad(page, place(DIGITS[digit], 150 + 160 * i, 110, 230)))
+        page.wait_for_function(f"() => document.querySelector({LABEL!r})?.innerText === {NUMBER!r}",
+                               timeout=30_000)
+        page.wait_for_timeout(1000)  # the pictures load after the answer
         picture = Image.open(io.BytesIO(page.screenshot(full_page=True)))
         browser.close()
     return picture
