@@ -15,6 +15,9 @@ reason, shown on the page and returned to the client, never a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import gradio as gr
 from PIL import Image
 
@@ -127,21 +130,25 @@ class Endpoints:
         return self.show(_drawn(strokes))
 
     def _classify(self, source: ImageSource | None) -> Prediction:
-        try:
+        with _told_clearly():
             return self.classifier.predict(source)
-        except (ImageError, WorkerError) as error:
-            raise gr.Error(str(error), print_exception=False) from None
 
     def _read(self, source: ImageSource | None) -> NumberReading:
-        try:
+        with _told_clearly():
             return self.classifier.read_number(source)
-        except (ImageError, WorkerError) as error:
-            raise gr.Error(str(error), print_exception=False) from None
 
 
 def _drawn(strokes: str | dict | None) -> Image.Image | None:
-    """The strokes drawn as a picture (`mnist_model.strokes`); a clear error for bad strokes."""
-    try:
+    """The strokes drawn as a picture (`mnist_model.strokes`)."""
+    with _told_clearly():
         return strokes_picture(strokes)
-    except StrokesError as error:
+
+
+@contextmanager
+def _told_clearly() -> Iterator[None]:
+    """An input that cannot be read, or a worker lost on it, as a `gr.Error` with the reason:
+    shown on the page and returned to the client, without a traceback in the server's log."""
+    try:
+        yield
+    except (ImageError, StrokesError, WorkerError) as error:
         raise gr.Error(str(error), print_exception=False) from None
