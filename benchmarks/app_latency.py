@@ -66,8 +66,8 @@ from mnist_model.loader import load_model  # noqa: E402
 from mnist_model.memory import limit_malloc_arenas  # noqa: E402
 from mnist_model.pool import default_workers  # noqa: E402
 from mnist_model.predict import Classifier, NumberReading, Prediction  # noqa: E402
-from mnist_model.serving import serve  # noqa: E402
 from mnist_model.pad import PAD_HEIGHT, PAD_WIDTH  # noqa: E402
+from mnist_model.serving import serve  # noqa: E402
 from mnist_model.strokes import strokes_picture  # noqa: E402
 from testkit import pen  # noqa: E402
 from testkit.app import free_port  # noqa: E402
@@ -96,12 +96,6 @@ class Inputs:
     photo_jpg: Path  # PHOTO_SIZE phone photo of paper
     strokes: str  # a 7 on the page's pad, the JSON it sends
 
-
-# what each kind of --load sends: the endpoint, and its value made from the inputs
-LOADS: dict[str, tuple[str, Callable[[Inputs], object]]] = {
-    "strokes": ("/predict_strokes", lambda inputs: inputs.strokes),
-    "sketch": ("/predict_sketch", lambda inputs: sketch_value(inputs)),
-}
 
 
 @dataclass
@@ -177,6 +171,13 @@ def sketch_value(inputs: Inputs) -> dict:
     return {"background": None, "layers": [], "composite": handle_file(inputs.sketch_png)}
 
 
+# what each kind of --load sends: the endpoint, and its value made from the inputs
+LOADS: dict[str, tuple[str, Callable[[Inputs], object]]] = {
+    "strokes": ("/predict_strokes", lambda inputs: inputs.strokes),
+    "sketch": ("/predict_sketch", sketch_value),
+}
+
+
 def percentiles_ms(seconds: list[float]) -> tuple[float, float]:
     p50, p99 = np.percentile(np.asarray(seconds) * 1000, [50, 99])
     return float(p50), float(p99)
@@ -213,21 +214,17 @@ def connect(url: str, stock: bool = False) -> Client:
 def in_process(inputs: Inputs, runs: int) -> dict[str, list[float]]:
     """`Classifier.predict` as the app calls it, on one torch thread."""
     classifier = Classifier(load_model().model)
-    cases = {
-        "28x28 MNIST PNG (file)": (inputs.mnist_png, runs),
-        "pad strokes of a 7 (drawn, then read)": (inputs.strokes, runs),
-        "800x800 sketch (decoded RGBA pixels)": (inputs.sketch, runs),
-        "800x800 sketch (PNG file, as the app reads it)": (inputs.sketch_png, runs),
-        "3000x4000 photo (JPEG file)": (inputs.photo_jpg, max(5, runs // 10)),
+    cases: dict[str, tuple[Callable[[], Prediction], int]] = {
+        "28x28 MNIST PNG (file)": (lambda: classifier.predict(inputs.mnist_png), runs),
+        "pad strokes of a 7 (drawn, then read)": (lambda: classifier.predict(strokes_picture(inputs.strokes)), runs),
+        "800x800 sketch (decoded RGBA pixels)": (lambda: classifier.predict(inputs.sketch), runs),
+        "800x800 sketch (PNG file, as the app reads it)": (lambda: classifier.predict(inputs.sketch_png), runs),
+        "3000x4000 photo (JPEG file)": (lambda: classifier.predict(inputs.photo_jpg), max(5, runs // 10)),
     }
-
-    def predict(source: object) -> Prediction:
-        return classifier.predict(strokes_picture(source) if source is inputs.strokes else source)
-
-    for name, (source, _) in cases.items():
-        if predict(source).confidences is None:
+    for name, (predict, _) in cases.items():
+        if predict().confidences is None:
             raise RuntimeError(f"the {name} was read as blank; the benchmark input is broken")
-    return {name: timed(lambda source=source: predict(source), n) for name, (source, n) in cases.items()}
+    return {name: timed(predict, n) for name, (predict, n) in cases.items()}
 
 
 @contextmanager
