@@ -68,6 +68,12 @@ def find_line(image: Image.Image) -> Line:
     return Line(groups, line * scale)
 
 
+def lone_digit(image: Image.Image) -> Digit | None:
+    """`find_ink`'s digit of an "L" or "RGBA" image: the ink of a line read as one digit."""
+    plane, matte, scale = working_plane(image)
+    return one_digit(image, plane, matte, scale, separate(plane))
+
+
 def _split(separated: Separated, scale: float) -> tuple[list[tuple[Ink, np.ndarray]], float]:
     """The groups of the separated ink, left to right: each one's ink and the region of the
     plane that is its own (a bool mask: its strokes and their rim, no neighbour's); and the

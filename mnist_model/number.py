@@ -3,11 +3,13 @@
 `mnist_model.line.find_line` groups the ink; most groups are one digit each. A group that is
 too wide for one digit, or that the model does not read confidently as one, may be digits whose
 ink touches. For such a group `mnist_model.cuts` offers candidate cuts and the pieces between
-them; the model reads every piece (one batch for the whole line), and the reading of the group
-is the path through the cuts whose pieces the model finds likeliest, each extra digit paying
+them; the model reads every piece (one batch for the whole line), and the line is read along
+the path through all its cuts whose pieces the model finds likeliest, each extra digit paying
 `SPLIT_COST` so that a digit is only split where its pieces read far better than it does. The
 share of all paths' likelihood that the chosen one holds is the cuts' certainty: it falls when
-another cut would read almost as well.
+another cut would read almost as well. The other way round, two neighbouring groups close
+together, one of them read unsurely, may be one digit whose stroke was set apart (a 4's
+upright); their ink joined is one more candidate on the same path.
 
     reading = read_line(image, classify)   # classify: (N, 1, 28, 28) -> (N, classes) probabilities
     [(found.digit.box, found.probabilities.argmax()) for found in reading.digits], reading.certainty
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from itertools import accumulate
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,8 +27,8 @@ import torch
 from PIL import Image
 
 from .cuts import lattice
-from .ink import Digit
-from .line import Line, find_line
+from .ink import Box, Digit, Ink
+from .line import Line, find_line, lone_digit
 from .preprocess import CANVAS, PreprocessedDigit, drawn
 
 DIGITS = 10  # the model's first ten classes are the digits; an eleventh is "not a digit"
@@ -35,6 +38,8 @@ NARROW = 0.45  # a group narrower than this (of the line's height) is never cut:
 SPLIT_COST = 0.5  # each digit beyond the first in a group costs this much log-likelihood
 WIDEST = 1.0  # a digit is seldom wider than tall (or than the line's height, where that is more) ...
 WIDTH_COST = 3.0  # ... and each height wider costs it this much log-likelihood
+JOIN_GAP = 0.1  # neighbouring groups no farther apart than this (of the line's height) ...
+JOIN_WIDTH = 1.0  # ... and no wider together (of the line's height, or their own if taller) may be one digit
 
 Classify = Callable[[torch.Tensor], torch.Tensor]  # (N, 1, 28, 28) -> (N, classes) probabilities
 
@@ -58,36 +63,56 @@ class LineReading:
 def read_line(image: Image.Image, classify: Classify) -> LineReading:
     """Every digit written in an "L" or "RGBA" image, left to right, each read by `classify`.
 
-    The groups of ink are read in one batch; the groups that may be touching digits are cut
-    at every candidate and their pieces read in a second batch; each such group is then read
-    along its likeliest path of cuts (`_best_path`).
+    The groups of ink are read in one batch. Then, in a second batch, the groups that may be
+    touching digits are cut at every candidate and neighbouring groups that may be one digit
+    (a stroke that broke off) are joined, and the line is read along its likeliest path
+    (`_best_path`) through all of these. A line read as one digit is `find_ink`'s digit, as
+    `predict` reads it.
     """
     line = find_line(image)
     if not line.groups:
         return LineReading([], 1.0)
     whole = [_preprocessed(group) for group in line.groups]
     probabilities = classify(stack_digits(whole))
+    candidates, ends = _candidates(line, probabilities)
+    spans = list(candidates)
+    read = [_preprocessed(candidates[span]) for span in spans]
+    options = dict(zip(spans, zip(read, classify(stack_digits(read)))))
+    for index, group in enumerate(line.groups):
+        candidates[ends[index], ends[index + 1]] = group
+        options[ends[index], ends[index + 1]] = (whole[index], probabilities[index])
+    widths = {span: _aspect(digit, line.height / digit.factor) for span, digit in candidates.items()}
+    path, certainty = _best_path(ends[-1] + 1, {span: p for span, (_, p) in options.items()}, widths)
+    if len(path) == 1 and len(line.groups) > 1:
+        alone = lone_digit(image)
+        if alone is not None:
+            digit = _preprocessed(alone)
+            return LineReading([Found(digit, classify(stack_digits([digit]))[0])], certainty)
+    return LineReading([Found(*options[span]) for span in path], certainty)
+
+
+def _candidates(line: Line, probabilities: torch.Tensor) -> tuple[dict[tuple[int, int], Digit], list[int]]:
+    """The ink to read beyond the groups themselves: the pieces between candidate cuts of each
+    group that may be touching digits, and neighbouring groups joined that may be one digit;
+    each under its span of the line's cuts. Also the cut where each group starts (and, last,
+    where the line ends), numbering the cuts of all groups left to right."""
     lattices = {
         index: lattice(group, line.height / group.factor)
         for index, group in enumerate(line.groups)
         if _may_be_several(group, probabilities[index], line)
     }
-    pieces = {(index, span): _preprocessed(piece) for index, found in lattices.items() for span, piece in found.pieces.items()}
-    piece_probabilities = dict(zip(pieces, classify(stack_digits(list(pieces.values())))))
-    digits, certainty = [], 1.0
-    for index in range(len(line.groups)):
-        if index not in lattices:
-            digits.append(Found(whole[index], probabilities[index]))
-            continue
-        found = lattices[index]
-        options = {span: (pieces[index, span], piece_probabilities[index, span]) for span in found.pieces}
-        options[(0, found.cuts - 1)] = (whole[index], probabilities[index])
-        height = line.height / line.groups[index].factor
-        widths = {span: _aspect(found.pieces.get(span, line.groups[index]), height) for span in options}
-        path, share = _best_path(found.cuts, {span: p for span, (_, p) in options.items()}, widths)
-        digits += [Found(*options[span]) for span in path]
-        certainty *= share
-    return LineReading(digits, certainty)
+    ends = list(accumulate((lattices[index].cuts - 1 if index in lattices else 1 for index in range(len(line.groups))),
+                           initial=0))  # fmt: skip
+    candidates = {}
+    for index, found in lattices.items():
+        candidates |= {(ends[index] + i, ends[index] + j): piece for (i, j), piece in found.pieces.items()}
+    unsure = [_unsure(p) for p in probabilities]
+    for index in range(len(line.groups) - 1):
+        if unsure[index] or unsure[index + 1]:
+            joined = _joined(line.groups[index], line.groups[index + 1], line)
+            if joined is not None:
+                candidates[ends[index], ends[index + 2]] = joined
+    return candidates, ends
 
 
 def stack_digits(digits: list[PreprocessedDigit]) -> torch.Tensor:
@@ -112,6 +137,27 @@ def _may_be_several(group: Digit, probabilities: torch.Tensor, line: Line) -> bo
     if width > WIDE * max(height, tall):
         return True
     return bool(probabilities.argmax() >= DIGITS) or float(probabilities[:DIGITS].max()) < SURE
+
+
+def _unsure(probabilities: torch.Tensor) -> bool:
+    """Whether a group is read as "not a digit", or as a digit less likely than `SURE`."""
+    return bool(probabilities.argmax() >= DIGITS) or float(probabilities[:DIGITS].max()) < SURE
+
+
+def _joined(left: Digit, right: Digit, line: Line) -> Digit | None:
+    """Two neighbouring groups as one digit, where they lie on one plane, no farther apart
+    than `JOIN_GAP` and together no wider than `JOIN_WIDTH`; None otherwise."""
+    if left.origin != right.origin or left.factor != right.factor:
+        return None
+    first, second = left.ink.box, right.ink.box
+    height = line.height / left.factor
+    tall = max(first.bottom, second.bottom) - min(first.top, second.top)
+    wide = max(first.right, second.right) - min(first.left, second.left)
+    apart = max(first.left, second.left) - min(first.right, second.right)
+    if apart > JOIN_GAP * height or wide > JOIN_WIDTH * max(height, tall):
+        return None
+    soft = np.maximum(left.ink.soft, right.ink.soft)
+    return Digit(Ink(soft, Box.around(soft)), left.origin, left.factor, left.size)
 
 
 def _aspect(digit: Digit, height: float) -> float:

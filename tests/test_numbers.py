@@ -1,7 +1,7 @@
 """Whole numbers: the ink split into digits left to right, the model choosing where touching ones part.
 
 The splitting is checked on numbers drawn with PIL, where every digit's box is known: wide and
-narrow gaps, digits written in two strokes (a 4, a 5), a 7 with a crossbar, dotted and broken
+narrow gaps, digits written in two strokes (a 4, a 5, a 4 whose upright stands apart), a 7 with a crossbar, dotted and broken
 strokes, different heights, a sloped line, specks, boxes in the source's pixels (EXIF-turned
 photos and large pictures included), and digits that touch by a loop, a tail, a crossbar or a
 slight overlap. A single digit must read exactly as `predict` reads it. Then the generator of numbers as users write them (`testkit/user_numbers.py`)
@@ -41,6 +41,8 @@ SHAPES: dict[str, list[Stroke]] = {
     "7": [[(0.05, 0.05), (0.95, 0.05), (0.4, 1.0)]],
     # written in two strokes: the bar of the 4 stops short of its upright, the 5's top is lifted
     "4-two-strokes": [[(0.4, 0.0), (0.05, 0.65), (0.55, 0.65)], [(0.72, 0.1), (0.72, 1.0)]],
+    # ... or its upright set apart (a gap of about a twelfth of the height), two groups of ink
+    "4-apart": [[(0.4, 0.0), (0.05, 0.65), (0.55, 0.65)], [(0.8, 0.1), (0.8, 1.0)]],
     "5-two-strokes": [
         [(0.2, 0.12), (0.12, 0.5), (0.55, 0.42), (0.88, 0.62), (0.75, 0.92), (0.35, 1.0), (0.08, 0.88)],
         [(0.32, 0.0), (0.95, 0.0)],
@@ -133,10 +135,18 @@ def test_uneven_gaps_and_a_long_number(digits_of) -> None:
     assert_boxes(digits_of(draw_number(layout, width=10)), layout, pen=10)
 
 
-@pytest.mark.parametrize("shape", ["4-two-strokes", "5-two-strokes", "7-crossbar", "1-dotted", "7-broken"])
+@pytest.mark.parametrize("shape", ["4-two-strokes", "5-two-strokes", "7-crossbar", "1-dotted", "7-broken", "4-apart"])
 def test_the_pieces_of_one_digit_stay_together(digits_of, shape: str) -> None:
     layout = in_a_row(["1", shape, "0"])
     assert_boxes(digits_of(draw_number(layout)), layout)
+
+
+def test_a_stroke_set_apart_is_joined_where_it_reads_as_one_digit(reader: Classifier) -> None:
+    """The 4's upright is its own group of ink; the reader joins it to the rest, which alone is
+    no digit, where the two read far better as one."""
+    layout = in_a_row(["1", "4-apart", "0"])
+    assert len(find_line(load_image(draw_number(layout))).groups) == 4
+    assert reader.read_number(draw_number(layout)).text == "140"
 
 
 def test_parts_one_above_another_are_one_digit(digits_of) -> None:
