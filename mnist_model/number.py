@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from itertools import accumulate
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
 import torch
@@ -136,7 +136,7 @@ def _may_be_several(group: Digit, probabilities: torch.Tensor, line: Line) -> bo
         return False
     if width > WIDE * max(height, tall):
         return True
-    return bool(probabilities.argmax() >= DIGITS) or float(probabilities[:DIGITS].max()) < SURE
+    return _unsure(probabilities)
 
 
 def _unsure(probabilities: torch.Tensor) -> bool:

@@ -1,12 +1,13 @@
 """Whole numbers: the ink split into digits left to right, the model choosing where touching ones part.
 
 The splitting is checked on numbers drawn with PIL, where every digit's box is known: wide and
-narrow gaps, digits written in two strokes (a 4, a 5, a 4 whose upright stands apart), a 7 with a crossbar, dotted and broken
-strokes, different heights, a sloped line, specks, boxes in the source's pixels (EXIF-turned
-photos and large pictures included), and digits that touch by a loop, a tail, a crossbar or a
-slight overlap. A single digit must read exactly as `predict` reads it. Then the generator of numbers as users write them (`testkit/user_numbers.py`)
-and floors on what the benchmark (`python -m benchmarks.number_accuracy`) measures, through the
-same loop on fewer numbers.
+narrow gaps, digits written in two strokes (a 4, a 5, a 4 whose upright stands apart), a 7 with
+a crossbar, dotted and broken strokes, different heights, a sloped line, specks, boxes in the
+source's pixels (EXIF-turned photos and large pictures included), and digits that touch by a
+loop, a tail, a crossbar or a slight overlap. A single digit must read exactly as `predict`
+reads it. Then the generator of numbers as users write them (`testkit/user_numbers.py`) and
+floors on what the benchmark (`python -m benchmarks.number_accuracy`) measures, through the same
+loop on fewer numbers.
 """
 
 from __future__ import annotations
